@@ -1,0 +1,67 @@
+"""The ``datacur`` command line: a root typer app joined from one module per command group.
+
+Each module in ``COMMAND_MODULES`` exposes ``register(app: typer.Typer) -> None``. Modules
+are imported here, but heavy libraries (TensorFlow, cleanlab) are imported inside the
+commands, so ``datacur --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Annotated
+import typer
+
+from datacur.cli._common import DatacurGroup
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "datacur.cli.cap_cmd",
+)
+
+
+def build_app() -> typer.Typer:
+    """Build the root app with every command group registered."""
+    app = typer.Typer(
+        name="datacur",
+        cls=DatacurGroup,
+        help=(
+            "Curate datasets for a fixed model: synthesise, augment, mix, find noise, review, "
+            "cap and score dataset variants of handwritten Roman numerals."
+        ),
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+        rich_markup_mode="rich",
+    )
+    app.callback()(_root)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(app)
+    return app
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from datacur import __version__
+
+        typer.echo(f"datacur {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Curate datasets for a fixed model (DCAI 2021 Roman numerals).
+
+    Build variants with synth, augment and mix; find problems with check and noise; fix
+    them with review and apply; keep under the cap; score with evaluate; compare with
+    leaderboard, compare and report.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    build_app()(args=argv, prog_name="datacur")

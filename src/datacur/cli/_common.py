@@ -1,0 +1,57 @@
+"""Shared CLI plumbing: the consoles, the single DatacurError handler, common options."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+from rich.console import Console
+
+from datacur.errors import DatacurError
+
+__all__ = [
+    "ForceOption",
+    "JsonOption",
+    "SeedOption",
+    "err_console",
+    "out_console",
+    "DatacurGroup",
+    "default_results_db",
+]
+
+out_console = Console()
+"""Results (tables, JSON) go to stdout."""
+
+err_console = Console(stderr=True)
+"""Progress, warnings and errors go to stderr."""
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON line instead of a table.")]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Replace the output if it already exists.")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed; same seed, same output.")]
+
+
+class DatacurGroup(TyperGroup):
+    """Root command group with the one DatacurError handler STYLE.md asks for.
+
+    Commands raise DatacurError freely; here it becomes ``Error: <message>`` on stderr and
+    exit code 1, with no traceback. Other exceptions keep their traceback (they are bugs).
+    Living in the group (not in ``main``) means ``CliRunner`` tests see the same behaviour.
+    """
+
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except DatacurError as err:
+            err_console.print(f"[bold red]Error:[/] {err}", highlight=False, soft_wrap=True,
+                              markup=True)
+            raise typer.Exit(code=1) from None
+
+
+def default_results_db() -> Path:
+    """The results database: ``$DATACUR_RESULTS_DB`` or ``datasets/results.db``."""
+    return Path(os.environ.get("DATACUR_RESULTS_DB", "datasets/results.db"))

@@ -1,0 +1,62 @@
+"""``datacur cap``: count a variant exactly as the competition did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from datacur.cap import MAX_IMAGES, measure_cap
+from datacur.cli._common import JsonOption, err_console, out_console
+
+
+def cap(
+    variant: Annotated[Path, typer.Argument(help="Dataset variant folder (train/ and val/).")],
+    limit: Annotated[int, typer.Option(help="The cap to check against.")] = MAX_IMAGES,
+    as_json: JsonOption = False,
+) -> None:
+    """Count VARIANT as the fixed script does: (ceil(train/8) + ceil(val/8)) * 8.
+
+    Exits 1 when the count is over the cap, so it can guard a script.
+
+    Example: datacur cap datasets/dcai-2021
+    """
+    result = measure_cap(variant, limit=limit)
+    if as_json:
+        out_console.print_json(
+            json.dumps(
+                {
+                    "variant": result.variant,
+                    "train_images": result.train_images,
+                    "val_images": result.val_images,
+                    "counted": result.counted,
+                    "limit": result.limit,
+                    "over": result.over,
+                }
+            )
+        )
+    else:
+        table = Table(title=f"Cap count of {variant}")
+        for column in ("train", "val", "images", "counted", "cap", "headroom"):
+            table.add_column(column, justify="right")
+        style = "red" if result.over else "green"
+        table.add_row(
+            f"{result.train_images:,}",
+            f"{result.val_images:,}",
+            f"{result.images:,}",
+            f"[{style}]{result.counted:,}[/]",
+            f"{result.limit:,}",
+            f"[{style}]{result.headroom:,}[/]",
+        )
+        out_console.print(table)
+    if result.over:
+        err_console.print(f"[bold red]Error:[/] {result.message()}", highlight=False)
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``cap`` to the root app."""
+    app.command(name="cap")(cap)

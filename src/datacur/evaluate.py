@@ -1,0 +1,494 @@
+"""Score a variant with the competition's fixed model: the exact port and the fast path.
+
+Both paths keep the 2021 script's semantics (DESIGN.md "The fixed evaluator, exactly"):
+the same files in the same loader order (``image_dataset_from_directory`` with
+``seed=123``), the same per-epoch shuffle (a ``tf.data`` shuffle, buffer 64, seed 123),
+the same model, optimiser and loss, batch size 8, and the same checkpoint rule (the first
+epoch with the highest ``val_accuracy`` wins, reloaded before scoring).
+
+* ``exact=True`` runs the straight port: files decoded from disk every epoch, plain ``fit``.
+* the default fast path decodes every image once into memory (bit-identical arrays, see
+  :mod:`datacur.decode`), feeds batches by index through the *same* shuffle op, compiles the
+  training step with XLA and runs several steps per call (``steps_per_execution``), and
+  validates in large batches (order- and batch-size-free: BatchNorm is in inference mode).
+  With ``jit_compile=False, steps_per_execution=1`` it reproduces the exact path's
+  predictions (tested); XLA changes only floating-point rounding.
+
+Seeds: ``keras.utils.set_random_seed(seed)`` seeds Python, NumPy and TF together, because
+under Keras 3 ``tf.random.set_seed`` alone no longer fixes the initial weights.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datacur.cap import measure_cap, require_under_cap
+from datacur.errors import EvaluationError
+from datacur.labels import CLASSES
+from datacur.model import BATCH_SIZE, IMAGE_SIZE, build_fixed_model, compile_fixed_model
+from datacur.variant import (
+    compute_content_hash,
+    list_folder_images,
+    list_variant_images,
+)
+
+__all__ = [
+    "LOADER_SEED",
+    "EpochLog",
+    "RunResult",
+    "evaluate_variant",
+    "library_versions",
+]
+
+LOADER_SEED = 123
+"""The ``seed=`` the competition script passes to ``image_dataset_from_directory``."""
+
+SHUFFLE_BUFFER = BATCH_SIZE * 8
+"""The Keras loader's shuffle buffer when a batch size is given (``batch_size * 8``)."""
+
+VAL_BATCH = 256
+"""Validation/test batch size on the fast path; accuracy does not depend on it."""
+
+DEFAULT_STEPS_PER_EXECUTION = 16
+
+ProgressCallback = Callable[["EpochLog"], None]
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    """What one finished epoch reports to a progress callback."""
+
+    seed: int
+    epoch: int  # 1-based
+    epochs: int
+    loss: float
+    accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    """One training run of the fixed model on a variant, with everything the store keeps."""
+
+    variant: str
+    variant_hash: str
+    test_name: str | None
+    test_hash: str | None
+    seed: int
+    epochs: int
+    path: str  # "fast" or "exact"
+    model: str
+    best_epoch: int  # 1-based
+    val_accuracy: float
+    val_loss: float
+    test_accuracy: float | None
+    test_loss: float | None
+    per_class_accuracy: dict[str, float]
+    confusion: list[list[int]]  # rows: true class, columns: predicted, CLASSES order
+    scored_on: str  # "test" or "val": which split per-class and confusion describe
+    curves: dict[str, list[float]]
+    timings: dict[str, float]
+    versions: dict[str, str]
+    counts: dict[str, int]
+    predictions: list[tuple[str, str, str]] = field(default_factory=list)
+    """(path, true label, predicted label) for every scored image."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that can change a run's numbers, recorded with every result."""
+    import keras
+    import tensorflow as tf
+
+    from datacur import __version__
+
+    return {
+        "datacur": __version__,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def _per_class_and_confusion(
+    true_idx: np.ndarray, pred_idx: np.ndarray
+) -> tuple[dict[str, float], list[list[int]]]:
+    n = len(CLASSES)
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (true_idx, pred_idx), 1)
+    per_class = {}
+    for index, label in enumerate(CLASSES):
+        total = int(confusion[index].sum())
+        per_class[label] = float(confusion[index, index] / total) if total else float("nan")
+    return per_class, confusion.tolist()
+
+
+class _EpochReporter:
+    """Builds the Keras callback that forwards each epoch's logs to ``progress``."""
+
+    @staticmethod
+    def make(progress: ProgressCallback | None, seed: int, epochs: int) -> Any:
+        import keras
+
+        class Reporter(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+                self._start = time.perf_counter()
+
+            def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+                if progress is None:
+                    return
+                logs = logs or {}
+                progress(
+                    EpochLog(
+                        seed=seed,
+                        epoch=epoch + 1,
+                        epochs=epochs,
+                        loss=float(logs.get("loss", float("nan"))),
+                        accuracy=float(logs.get("accuracy", float("nan"))),
+                        val_loss=float(logs.get("val_loss", float("nan"))),
+                        val_accuracy=float(logs.get("val_accuracy", float("nan"))),
+                        seconds=time.perf_counter() - self._start,
+                    )
+                )
+
+        return Reporter()
+
+
+def _loader(directory: Path, *, shuffle: bool) -> Any:
+    """The competition's ``image_dataset_from_directory`` call, verbatim but quiet."""
+    import keras
+
+    return keras.utils.image_dataset_from_directory(
+        str(directory),
+        labels="inferred",
+        label_mode="categorical",
+        class_names=list(CLASSES),
+        shuffle=shuffle,
+        seed=LOADER_SEED,
+        batch_size=BATCH_SIZE,
+        image_size=IMAGE_SIZE,
+        verbose=False,
+    )
+
+
+def _curves(history: Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
+    keys = ("loss", "accuracy", "val_loss", "val_accuracy")
+    return {key: [float(value) for value in history.get(key, [])] for key in keys}
+
+
+def _best_epoch(val_accuracy: Sequence[float]) -> int:
+    """1-based epoch ModelCheckpoint keeps: the first with the highest val accuracy."""
+    return int(np.argmax(np.asarray(val_accuracy))) + 1
+
+
+# --------------------------------------------------------------------------- the two paths
+
+
+@dataclass
+class _Trained:
+    history: dict[str, list[float]]
+    val_loss: float
+    val_accuracy: float
+    scored_paths: list[str]
+    true_idx: np.ndarray
+    logits: np.ndarray
+    test_loss: float | None
+    test_accuracy: float | None
+    timings: dict[str, float]
+
+
+def _train_exact(
+    variant_dir: Path,
+    test_dir: Path | None,
+    *,
+    seed: int,
+    epochs: int,
+    workdir: Path,
+    callbacks: list[Any],
+) -> _Trained:
+    """The straight port of the 2021 script (Keras 3 spelling), decoding from disk."""
+    import keras
+
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    train = _loader(variant_dir / "train", shuffle=True)
+    valid = _loader(variant_dir / "val", shuffle=True)
+    test = _loader(test_dir, shuffle=False) if test_dir is not None else None
+
+    model = compile_fixed_model(build_fixed_model())
+    model.evaluate(valid, verbose=0)  # the script scores the untrained model first
+    checkpoint_path = workdir / "best_model.weights.h5"
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(checkpoint_path),
+        monitor="val_accuracy",
+        mode="max",
+        save_best_only=True,
+        save_weights_only=True,
+    )
+    train_started = time.perf_counter()
+    history = model.fit(
+        train, validation_data=valid, epochs=epochs, callbacks=[checkpoint, *callbacks], verbose=0
+    )
+    train_seconds = time.perf_counter() - train_started
+    model.load_weights(str(checkpoint_path))
+    val_loss, val_acc = model.evaluate(valid, verbose=0)
+    scored = test if test is not None else _loader(variant_dir / "val", shuffle=False)
+    test_loss = test_acc = None
+    if test is not None:
+        test_loss, test_acc = model.evaluate(test, verbose=0)
+    logits = model.predict(scored, verbose=0)
+    true_idx = np.concatenate([np.argmax(y.numpy(), axis=1) for _, y in scored])
+    return _Trained(
+        history=_curves(history.history),
+        val_loss=float(val_loss),
+        val_accuracy=float(val_acc),
+        scored_paths=list(scored.file_paths),
+        true_idx=true_idx,
+        logits=np.asarray(logits),
+        test_loss=None if test_loss is None else float(test_loss),
+        test_accuracy=None if test_acc is None else float(test_acc),
+        timings={
+            "decode_s": 0.0,
+            "train_s": train_seconds,
+            "total_s": time.perf_counter() - started,
+        },
+    )
+
+
+def _labels_from_paths(paths: Sequence[str], root: Path) -> np.ndarray:
+    """Class index of each loader path (``<root>/<class>/...``)."""
+    index = {label: i for i, label in enumerate(CLASSES)}
+    return np.array(
+        [index[Path(path).relative_to(root).parts[0]] for path in paths], dtype=np.int64
+    )
+
+
+def _train_fast(
+    variant_dir: Path,
+    test_dir: Path | None,
+    *,
+    seed: int,
+    epochs: int,
+    workdir: Path,
+    callbacks: list[Any],
+    jit_compile: bool,
+    steps_per_execution: int,
+) -> _Trained:
+    """Same procedure as :func:`_train_exact`, with decoded arrays and compiled steps."""
+    import keras
+    import tensorflow as tf
+
+    from datacur.decode import decode_images
+
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    # The loader's own file order (its NumPy shuffle with seed 123); no decoding happens here.
+    train_paths = list(_loader(variant_dir / "train", shuffle=True).file_paths)
+    val_paths = list(_loader(variant_dir / "val", shuffle=False).file_paths)
+    test_paths = list(_loader(test_dir, shuffle=False).file_paths) if test_dir else []
+
+    train_x = decode_images(train_paths)
+    val_x = decode_images(val_paths)
+    test_x = decode_images(test_paths) if test_paths else None
+    decode_seconds = time.perf_counter() - started
+
+    n_classes = len(CLASSES)
+    train_y = np.eye(n_classes, dtype=np.float32)[_labels_from_paths(train_paths, variant_dir / "train")]
+    val_true = _labels_from_paths(val_paths, variant_dir / "val")
+    val_y = np.eye(n_classes, dtype=np.float32)[val_true]
+
+    train_x_t = tf.constant(train_x)
+    train_y_t = tf.constant(train_y)
+    # The same shuffle op as the loader's (buffer 64, seed 123, reshuffled every epoch),
+    # applied to positions instead of file names: shuffles ignore element values, so each
+    # epoch visits the images in the exact order the competition script does.
+    train = (
+        tf.data.Dataset.range(len(train_paths))
+        .shuffle(buffer_size=SHUFFLE_BUFFER, seed=LOADER_SEED)
+        .batch(BATCH_SIZE)
+        .map(lambda idx: (tf.gather(train_x_t, idx), tf.gather(train_y_t, idx)))
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    valid = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(VAL_BATCH)
+
+    model = compile_fixed_model(
+        build_fixed_model(), jit_compile=jit_compile, steps_per_execution=steps_per_execution
+    )
+    checkpoint_path = workdir / "best_model.weights.h5"
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(checkpoint_path),
+        monitor="val_accuracy",
+        mode="max",
+        save_best_only=True,
+        save_weights_only=True,
+    )
+    train_started = time.perf_counter()
+    history = model.fit(
+        train, validation_data=valid, epochs=epochs, callbacks=[checkpoint, *callbacks], verbose=0
+    )
+    train_seconds = time.perf_counter() - train_started
+    model.load_weights(str(checkpoint_path))
+    val_loss, val_acc = model.evaluate(valid, verbose=0)
+
+    test_loss = test_acc = None
+    if test_x is not None and test_dir is not None:
+        scored_paths = test_paths
+        true_idx = _labels_from_paths(test_paths, test_dir)
+        test_y = np.eye(n_classes, dtype=np.float32)[true_idx]
+        test_ds = tf.data.Dataset.from_tensor_slices((test_x, test_y)).batch(VAL_BATCH)
+        test_loss, test_acc = model.evaluate(test_ds, verbose=0)
+        logits = model.predict(test_ds, verbose=0)
+    else:
+        scored_paths, true_idx = val_paths, val_true
+        logits = model.predict(valid, verbose=0)
+    return _Trained(
+        history=_curves(history.history),
+        val_loss=float(val_loss),
+        val_accuracy=float(val_acc),
+        scored_paths=scored_paths,
+        true_idx=true_idx,
+        logits=np.asarray(logits),
+        test_loss=None if test_loss is None else float(test_loss),
+        test_accuracy=None if test_acc is None else float(test_acc),
+        timings={
+            "decode_s": decode_seconds,
+            "train_s": train_seconds,
+            "total_s": time.perf_counter() - started,
+        },
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def configure_threads(threads: int | None) -> None:
+    """Pin TensorFlow's thread pools (call before TensorFlow runs anything).
+
+    One training per core with ``threads=1`` is how several seeds share a 2-core machine.
+    """
+    if not threads:
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TF already initialised in this process: keep its pools
+        pass
+
+
+def evaluate_variant(
+    variant_dir: Path,
+    *,
+    test_dir: Path | None = None,
+    seed: int = 0,
+    epochs: int = 100,
+    exact: bool = False,
+    jit_compile: bool = True,
+    steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION,
+    progress: ProgressCallback | None = None,
+    variant_name: str | None = None,
+) -> RunResult:
+    """Train the fixed model on a variant and score it, as the competition script does.
+
+    Args:
+        variant_dir: folder with ``train/<class>/`` and ``val/<class>/``.
+        test_dir: optional folder of ``<class>/`` images to score the best checkpoint on
+            (the label book, ``datasets/dev-test``, ...). Without it only val is scored.
+        seed: names the run: ``keras.utils.set_random_seed(seed)`` fixes the initial weights
+            and the per-epoch shuffles.
+        epochs: training epochs (the competition used 100).
+        exact: run the straight port (slow) instead of the fast path.
+        jit_compile, steps_per_execution: fast-path compilation options (no effect on the
+            procedure; ``False``/``1`` reproduce the exact path's numbers).
+        progress: called after every epoch with an :class:`EpochLog`.
+        variant_name: name recorded for the variant (default: the folder name).
+
+    Returns:
+        A :class:`RunResult`.
+
+    Raises:
+        VariantError: the variant or test folder is not usable (layout, empty class).
+        CapExceededError: the variant counts over 10,000 (checked before any training).
+        EvaluationError: ``epochs`` < 1.
+
+    Example:
+        >>> result = evaluate_variant(Path("datasets/dcai-2021"), test_dir=Path("datasets/label-book"))
+    """
+    variant_dir = Path(variant_dir)
+    if epochs < 1:
+        raise EvaluationError(f"epochs must be >= 1 (received {epochs}).")
+    images = list_variant_images(variant_dir)
+    require_under_cap(measure_cap(variant_dir))
+    test_images = list_folder_images(Path(test_dir)) if test_dir is not None else []
+    variant_hash = compute_content_hash(images)
+    test_hash = compute_content_hash(test_images) if test_dir is not None else None
+
+    callbacks = [_EpochReporter.make(progress, seed, epochs)]
+    with tempfile.TemporaryDirectory(prefix="datacur-eval-") as tmp:
+        if exact:
+            trained = _train_exact(
+                variant_dir, test_dir, seed=seed, epochs=epochs, workdir=Path(tmp),
+                callbacks=callbacks,
+            )
+        else:
+            trained = _train_fast(
+                variant_dir, test_dir, seed=seed, epochs=epochs, workdir=Path(tmp),
+                callbacks=callbacks, jit_compile=jit_compile,
+                steps_per_execution=steps_per_execution,
+            )
+
+    pred_idx = np.argmax(trained.logits, axis=1)
+    per_class, confusion = _per_class_and_confusion(trained.true_idx, pred_idx)
+    timings = dict(trained.timings)
+    timings["per_epoch_s"] = timings["train_s"] / epochs
+    counts = {
+        "train": sum(1 for image in images if image.split == "train"),
+        "val": sum(1 for image in images if image.split == "val"),
+        "test": len(test_images),
+    }
+    return RunResult(
+        variant=variant_name or variant_dir.resolve().name,
+        variant_hash=variant_hash,
+        test_name=Path(test_dir).resolve().name if test_dir is not None else None,
+        test_hash=test_hash,
+        seed=seed,
+        epochs=epochs,
+        path="exact" if exact else "fast",
+        model="fixed",
+        best_epoch=_best_epoch(trained.history["val_accuracy"]),
+        val_accuracy=trained.val_accuracy,
+        val_loss=trained.val_loss,
+        test_accuracy=trained.test_accuracy,
+        test_loss=trained.test_loss,
+        per_class_accuracy=per_class,
+        confusion=confusion,
+        scored_on="test" if test_dir is not None else "val",
+        curves=trained.history,
+        timings=timings,
+        versions=library_versions(),
+        counts=counts,
+        predictions=[
+            (os.fspath(path), CLASSES[int(t)], CLASSES[int(p)])
+            for path, t, p in zip(trained.scored_paths, trained.true_idx, pred_idx, strict=True)
+        ],
+    )

@@ -45,6 +45,8 @@ __all__ = [
     "LOADER_SEED",
     "EpochLog",
     "RunResult",
+    "configure_threads",
+    "evaluate_seeds",
     "evaluate_variant",
     "library_versions",
 ]
@@ -195,6 +197,18 @@ def _curves(history: Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
     return {key: [float(value) for value in history.get(key, [])] for key in keys}
 
 
+def _fit(model: Any, train: Any, valid: Any, epochs: int, callbacks: list[Any]) -> Any:
+    """``model.fit`` as the script calls it, minus Keras's notice that its own ``shuffle``
+    argument is ignored for ``tf.data`` input (the dataset shuffles, as in the script)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+        return model.fit(
+            train, validation_data=valid, epochs=epochs, callbacks=callbacks, verbose=0
+        )
+
+
 def _best_epoch(val_accuracy: Sequence[float]) -> int:
     """1-based epoch ModelCheckpoint keeps: the first with the highest val accuracy."""
     return int(np.argmax(np.asarray(val_accuracy))) + 1
@@ -245,9 +259,7 @@ def _train_exact(
         save_weights_only=True,
     )
     train_started = time.perf_counter()
-    history = model.fit(
-        train, validation_data=valid, epochs=epochs, callbacks=[checkpoint, *callbacks], verbose=0
-    )
+    history = _fit(model, train, valid, epochs, [checkpoint, *callbacks])
     train_seconds = time.perf_counter() - train_started
     model.load_weights(str(checkpoint_path))
     val_loss, val_acc = model.evaluate(valid, verbose=0)
@@ -312,7 +324,9 @@ def _train_fast(
     decode_seconds = time.perf_counter() - started
 
     n_classes = len(CLASSES)
-    train_y = np.eye(n_classes, dtype=np.float32)[_labels_from_paths(train_paths, variant_dir / "train")]
+    train_y = np.eye(n_classes, dtype=np.float32)[
+        _labels_from_paths(train_paths, variant_dir / "train")
+    ]
     val_true = _labels_from_paths(val_paths, variant_dir / "val")
     val_y = np.eye(n_classes, dtype=np.float32)[val_true]
 
@@ -342,9 +356,7 @@ def _train_fast(
         save_weights_only=True,
     )
     train_started = time.perf_counter()
-    history = model.fit(
-        train, validation_data=valid, epochs=epochs, callbacks=[checkpoint, *callbacks], verbose=0
-    )
+    history = _fit(model, train, valid, epochs, [checkpoint, *callbacks])
     train_seconds = time.perf_counter() - train_started
     model.load_weights(str(checkpoint_path))
     val_loss, val_acc = model.evaluate(valid, verbose=0)
@@ -432,7 +444,9 @@ def evaluate_variant(
         EvaluationError: ``epochs`` < 1.
 
     Example:
-        >>> result = evaluate_variant(Path("datasets/dcai-2021"), test_dir=Path("datasets/label-book"))
+        >>> result = evaluate_variant(
+        ...     Path("datasets/dcai-2021"), test_dir=Path("datasets/label-book"), seed=0
+        ... )
     """
     variant_dir = Path(variant_dir)
     if epochs < 1:
@@ -447,13 +461,22 @@ def evaluate_variant(
     with tempfile.TemporaryDirectory(prefix="datacur-eval-") as tmp:
         if exact:
             trained = _train_exact(
-                variant_dir, test_dir, seed=seed, epochs=epochs, workdir=Path(tmp),
+                variant_dir,
+                test_dir,
+                seed=seed,
+                epochs=epochs,
+                workdir=Path(tmp),
                 callbacks=callbacks,
             )
         else:
             trained = _train_fast(
-                variant_dir, test_dir, seed=seed, epochs=epochs, workdir=Path(tmp),
-                callbacks=callbacks, jit_compile=jit_compile,
+                variant_dir,
+                test_dir,
+                seed=seed,
+                epochs=epochs,
+                workdir=Path(tmp),
+                callbacks=callbacks,
+                jit_compile=jit_compile,
                 steps_per_execution=steps_per_execution,
             )
 
@@ -492,3 +515,99 @@ def evaluate_variant(
             for path, t, p in zip(trained.scored_paths, trained.true_idx, pred_idx, strict=True)
         ],
     )
+
+
+# --------------------------------------------------------------------------- several seeds
+
+
+def _seed_worker(
+    variant_dir: Path,
+    seed: int,
+    options: dict[str, Any],
+    threads: int,
+    events: Any,
+) -> RunResult:
+    """Run one seed in a worker process with pinned thread pools, streaming epoch logs."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    configure_threads(threads)
+    return evaluate_variant(variant_dir, seed=seed, progress=events.put, **options)
+
+
+def evaluate_seeds(
+    variant_dir: Path,
+    seeds: Sequence[int],
+    *,
+    jobs: int | None = None,
+    progress: ProgressCallback | None = None,
+    on_result: Callable[[RunResult], None] | None = None,
+    **options: Any,
+) -> list[RunResult]:
+    """Evaluate one variant under several seeds, one training per core.
+
+    Seeds run in separate processes (``spawn``), each with TensorFlow pinned to
+    ``cpu_count // jobs`` threads: at batch size 8 a training is dominated by per-step
+    overhead, so two single-threaded trainings on two cores give nearly twice the runs per
+    hour of one two-threaded training. Each seed is an independent, ordinary run:
+    ``evaluate_seeds(v, [3])`` and ``evaluate_variant(v, seed=3)`` are the same procedure.
+
+    Args:
+        variant_dir: the variant.
+        seeds: seeds to run.
+        jobs: worker processes (default: one per core, at most one per seed). ``1`` runs
+            in this process.
+        progress: receives every :class:`EpochLog` (from all workers, in arrival order).
+        on_result: called with each finished run as soon as it finishes (store it there,
+            so an interrupted sweep keeps the runs that completed).
+        **options: passed to :func:`evaluate_variant` (``test_dir``, ``epochs``, ...).
+
+    Returns:
+        Results in the order of ``seeds``.
+    """
+    import multiprocessing
+    import queue
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    seeds = list(seeds)
+    cores = os.cpu_count() or 1
+    jobs = max(1, min(jobs or cores, len(seeds)))
+    if jobs == 1:
+        results = []
+        for seed in seeds:
+            result = evaluate_variant(variant_dir, seed=seed, progress=progress, **options)
+            if on_result is not None:
+                on_result(result)
+            results.append(result)
+        return results
+
+    threads = max(1, cores // jobs)
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        events = manager.Queue()
+        by_seed: dict[int, RunResult] = {}
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            pending = {
+                pool.submit(_seed_worker, Path(variant_dir), seed, options, threads, events)
+                for seed in seeds
+            }
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    while True:
+                        try:
+                            log = events.get_nowait()
+                        except queue.Empty:
+                            break
+                        if progress is not None:
+                            progress(log)
+                    for future in done:
+                        result = future.result()
+                        by_seed[result.seed] = result
+                        if on_result is not None:
+                            on_result(result)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+                raise
+    return [by_seed[seed] for seed in seeds]

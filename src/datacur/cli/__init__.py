@@ -1,6 +1,10 @@
 """The ``datacur`` command line: a root typer app joined from one module per command group.
 
-Each module in ``COMMAND_MODULES`` exposes ``register(app: typer.Typer) -> None``. Modules
+Each module in ``# TensorFlow's C++ start-up chatter (oneDNN notices, absl warnings) is not for users.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+COMMAND_MODULES`` exposes ``register(app: typer.Typer) -> None``. Modules
 are imported here, but heavy libraries (TensorFlow, cleanlab) are imported inside the
 commands, so ``datacur --help`` stays fast.
 """
@@ -8,12 +12,16 @@ commands, so ``datacur --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Annotated
+
 import typer
 
 from datacur.cli._common import DatacurGroup
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "datacur.cli.evaluate_cmd",
+    "datacur.cli.leaderboard_cmd",
     "datacur.cli.cap_cmd",
 )
 

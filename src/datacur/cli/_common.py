@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
+from typer.core import TyperGroup
 
 from datacur.errors import DatacurError
 
 __all__ = [
+    "DatacurGroup",
+    "DbOption",
     "ForceOption",
     "JsonOption",
     "SeedOption",
     "err_console",
     "out_console",
-    "DatacurGroup",
-    "default_results_db",
 ]
 
 out_console = Console()
@@ -31,6 +30,14 @@ err_console = Console(stderr=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON line instead of a table.")]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Replace the output if it already exists.")
+]
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="Results database (default: $DATACUR_RESULTS_DB or datasets/results.db).",
+        dir_okay=False,
+    ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed; same seed, same output.")]
 
@@ -47,11 +54,7 @@ class DatacurGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except DatacurError as err:
-            err_console.print(f"[bold red]Error:[/] {err}", highlight=False, soft_wrap=True,
-                              markup=True)
+            err_console.print(
+                f"[bold red]Error:[/] {err}", highlight=False, soft_wrap=True, markup=True
+            )
             raise typer.Exit(code=1) from None
-
-
-def default_results_db() -> Path:
-    """The results database: ``$DATACUR_RESULTS_DB`` or ``datasets/results.db``."""
-    return Path(os.environ.get("DATACUR_RESULTS_DB", "datasets/results.db"))

@@ -1,0 +1,73 @@
+"""``datacur leaderboard``: variants ranked by mean score over their seeds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from datacur.cli._common import DbOption, JsonOption, out_console
+
+
+def leaderboard(
+    test: Annotated[
+        str | None, typer.Option("--test", help="Only runs scored on this test set (folder name).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Only runs of this model.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List variants ranked by mean test accuracy, with the spread over seeds.
+
+    One row per variant content, test set, model and schedule: runs are only comparable
+    within those. Runs without a test set are ranked by val accuracy (shown as 'val').
+
+    Example: datacur leaderboard --test dev-test
+    """
+    from datacur.store import default_results_db
+    from datacur.store import leaderboard as build_leaderboard
+
+    db_path = db or default_results_db()
+    rows = build_leaderboard(db_path, test_name=test, model=model)
+    if as_json:
+        typer.echo(json.dumps([asdict(row) for row in rows], separators=(",", ":")))
+        return
+    table = Table(title=f"Leaderboard ({db_path})")
+    for column, justify in (
+        ("#", "right"),
+        ("variant", "left"),
+        ("scored on", "left"),
+        ("model", "left"),
+        ("epochs", "right"),
+        ("runs", "right"),
+        ("mean", "right"),
+        ("± sd", "right"),
+        ("best", "right"),
+        ("mean val", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for rank, row in enumerate(rows, start=1):
+        table.add_row(
+            str(rank),
+            row.variant,
+            row.scored_on,
+            row.model,
+            str(row.epochs),
+            str(row.runs),
+            f"{row.mean:.4f}",
+            f"{row.std:.4f}",
+            f"{row.best:.4f}",
+            f"{row.mean_val:.4f}",
+        )
+    if not rows:
+        out_console.print("No runs yet. Score a variant with `datacur evaluate`.")
+        return
+    out_console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``leaderboard`` to the root app."""
+    app.command(name="leaderboard")(leaderboard)

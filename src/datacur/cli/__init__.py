@@ -1,10 +1,6 @@
 """The ``datacur`` command line: a root typer app joined from one module per command group.
 
-Each module in ``# TensorFlow's C++ start-up chatter (oneDNN notices, absl warnings) is not for users.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-
-COMMAND_MODULES`` exposes ``register(app: typer.Typer) -> None``. Modules
+Each module in ``COMMAND_MODULES`` exposes ``register(app: typer.Typer) -> None``. Modules
 are imported here, but heavy libraries (TensorFlow, cleanlab) are imported inside the
 commands, so ``datacur --help`` stays fast.
 """
@@ -18,6 +14,10 @@ from typing import Annotated
 import typer
 
 from datacur.cli._common import DatacurGroup
+
+# TensorFlow's C++ start-up chatter (oneDNN notices, absl warnings) is not for users.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.evaluate_cmd",

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from datacur.cap import measure_cap, require_under_cap
+from datacur.check import require_readable
 from datacur.errors import EvaluationError
 from datacur.labels import CLASSES
 from datacur.model import BATCH_SIZE, IMAGE_SIZE, build_fixed_model, compile_fixed_model
@@ -454,6 +455,7 @@ def evaluate_variant(
     images = list_variant_images(variant_dir)
     require_under_cap(measure_cap(variant_dir))
     test_images = list_folder_images(Path(test_dir)) if test_dir is not None else []
+    require_readable([*images, *test_images])  # fail before training, not mid-epoch
     variant_hash = compute_content_hash(images)
     test_hash = compute_content_hash(test_images) if test_dir is not None else None
 

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.evaluate_cmd",
     "datacur.cli.leaderboard_cmd",
     "datacur.cli.cap_cmd",
+    "datacur.cli.check_cmd",
 )
 
 

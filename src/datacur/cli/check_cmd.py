@@ -1,0 +1,87 @@
+"""``datacur check``: what is wrong with a variant's layout and files, file by file."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from datacur.cli._common import JsonOption, err_console, out_console
+
+MAX_ROWS = 30
+
+
+def check(
+    variant: Annotated[Path, typer.Argument(help="Dataset variant folder (train/ and val/).")],
+    show_all: Annotated[
+        bool, typer.Option("--all", help=f"List every finding (default: first {MAX_ROWS}).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate VARIANT's layout and every file as the Keras loader will see it.
+
+    Errors (exit 1): missing or unknown class folders, empty classes, files the loader picks
+    up but cannot decode. Warnings (exit 0): non-image and hidden files, formats the loader
+    skips, tiny images, RGBA/palette/16-bit modes, upper-case extensions, nested folders.
+
+    Example: datacur check datasets/dcai-2021
+    """
+    from datacur.check import check_variant
+
+    report = check_variant(variant)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "variant": report.variant,
+                    "images": report.images,
+                    "errors": len(report.errors),
+                    "warnings": len(report.warnings),
+                    "findings": [asdict(f) for f in report.findings],
+                },
+                separators=(",", ":"),
+            )
+        )
+    elif report.findings:
+        if len(report.findings) > MAX_ROWS:
+            counts = Counter((f.severity, f.code) for f in report.findings)
+            summary_table = Table(title=f"Problems in {variant}, by kind")
+            summary_table.add_column("severity")
+            summary_table.add_column("kind")
+            summary_table.add_column("files", justify="right")
+            for (severity, code), n in sorted(
+                counts.items(), key=lambda kv: (kv[0][0] != "error", -kv[1])
+            ):
+                summary_table.add_row(severity, code, str(n))
+            out_console.print(summary_table)
+        table = Table(title=f"Problems in {variant}")
+        table.add_column("severity")
+        table.add_column("path", overflow="fold")
+        table.add_column("problem and fix", overflow="fold")
+        ordered = sorted(report.findings, key=lambda f: (f.severity != "error", f.path))
+        shown = ordered if show_all else ordered[:MAX_ROWS]
+        if len(shown) < len(ordered):
+            table.caption = f"{len(ordered) - len(shown)} more; use --all or --json to list all"
+        for finding in shown:
+            style = "red" if finding.severity == "error" else "yellow"
+            table.add_row(f"[{style}]{finding.severity}[/]", finding.path, finding.message)
+        out_console.print(table)
+    summary = (
+        f"{report.variant}: {report.images:,} images read by the loader, "
+        f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+    )
+    if report.ok:
+        err_console.print(f"[green]OK[/] {summary}", highlight=False)
+    else:
+        err_console.print(f"[bold red]Error:[/] {summary}. Fix the errors above.", highlight=False)
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``check`` to the root app."""
+    app.command(name="check")(check)

@@ -1,0 +1,721 @@
+"""Find what is wrong with a variant: out-of-fold predictions, cleanlab, image checks -> issues.csv.
+
+``find_noise`` trains the fixed model by stratified K-fold over train+val (cached by the
+variant's content hash), runs cleanlab on the out-of-fold ``pred_probs`` and on embeddings
+(label issues, outliers, near duplicates), merges the model-free checks of
+:mod:`datacur.imagechecks`, and ranks one row per flagged image by severity.
+TensorFlow, Keras and cleanlab are imported inside functions so ``datacur --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io as _io
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datacur.errors import DatacurError, VariantError
+from datacur.imagechecks import (
+    ISSUE_TYPES,
+    ImageCheckOptions,
+    ImageIssue,
+    check_images,
+    relative_path,
+)
+from datacur.io import atomic_write_bytes, atomic_write_text
+from datacur.labels import CLASS_INDEX, CLASSES
+from datacur.variant import VariantImage, compute_content_hash, list_variant_images
+
+__all__ = [
+    "DEFAULT_CACHE_DIR",
+    "DEFAULT_FOLDS",
+    "FULL_EPOCHS",
+    "ISSUE_COLUMNS",
+    "SHORT_EPOCHS",
+    "FoldPredictions",
+    "IssueRow",
+    "NoiseReport",
+    "ProgressEvent",
+    "compute_fold_predictions",
+    "find_model_issues",
+    "find_noise",
+    "fold_cache_path",
+    "load_fold_predictions",
+    "rank_issues",
+    "read_issues_csv",
+    "save_fold_predictions",
+    "summarize_issues",
+    "write_issues_csv",
+]
+
+DEFAULT_FOLDS = 5
+SHORT_EPOCHS = 15
+"""Epochs per fold of the default short schedule (5 folds of the starter data in < 15 min)."""
+FULL_EPOCHS = 100
+"""The competition's schedule: 100 epochs."""
+DEFAULT_CACHE_DIR = Path("datasets/.cache/noise")
+CACHE_FORMAT = 1
+
+ISSUE_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "path",
+    "split",
+    "label",
+    "suggested",
+    "issue",
+    "score",
+    "reason",
+    "issues",
+    "variant",
+)
+"""Columns of ``issues.csv``: ``issue`` is the most severe problem, ``issues`` all of them."""
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Training progress: ``epoch`` of ``epochs`` finished in ``fold`` (0-based) of ``folds``.
+
+    ``epoch == epochs`` also means the fold is done.
+    """
+
+    fold: int
+    folds: int
+    epoch: int
+    epochs: int
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass(frozen=True)
+class FoldPredictions:
+    """Out-of-fold predictions for every image of a variant, in variant order.
+
+    Attributes:
+        pred_probs: float32 (N, 10), softmax of each image's held-out fold model.
+        features: float32 (N, folds * 256): each fold model's L2-normalised pooled
+            embedding of the image, concatenated (one space shared by all images).
+        fold_of: int16 (N,), the fold each image was held out in.
+    """
+
+    pred_probs: np.ndarray
+    features: np.ndarray
+    fold_of: np.ndarray
+
+
+@dataclass(frozen=True)
+class IssueRow:
+    """One row of ``issues.csv``: one flagged image and its problems, most severe first."""
+
+    rank: int
+    path: str
+    split: str
+    label: str
+    suggested: str
+    issue: str
+    score: float
+    reason: str
+    issues: str
+    variant: str
+
+
+@dataclass(frozen=True)
+class NoiseReport:
+    """What ``find_noise`` found: ranked rows plus how they were computed."""
+
+    variant: str
+    content_hash: str
+    images: int
+    rows: list[IssueRow]
+    model_used: bool
+    schedule: str
+    folds: int
+    epochs: int
+    cached: bool
+    oof_accuracy: float | None
+    cache_path: str = ""
+
+
+# --------------------------------------------------------------------------- model part
+
+
+def _one_hot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(len(CLASSES), dtype=np.float32)[labels]
+
+
+def _fold_seed(seed: int, fold: int) -> int:
+    return int(np.random.SeedSequence([seed, fold]).generate_state(1)[0] % (2**31 - 1))
+
+
+def _train_fold(
+    images: np.ndarray,
+    labels: np.ndarray,
+    train_index: np.ndarray,
+    *,
+    fold: int,
+    folds: int,
+    epochs: int,
+    seed: int,
+    jit_compile: bool,
+    report: Callable[[int], None] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train one fold model; return softmax (N, 10) and normalised embeddings (N, 256)."""
+    import keras
+
+    from datacur.model import BATCH_SIZE, build_fixed_model, compile_fixed_model, embedding_model
+
+    keras.utils.set_random_seed(_fold_seed(seed, fold))
+    model = build_fixed_model()
+    options: dict[str, Any] = {}
+    if jit_compile:
+        # DESIGN.md speed facts: jit + steps_per_execution=16 is ~40% faster per step at batch 8.
+        options = {"jit_compile": True, "steps_per_execution": 16}
+    compile_fixed_model(model, **options)
+    callbacks = []
+    if report is not None:
+        callbacks.append(
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: report(epoch + 1))
+        )
+    model.fit(
+        images[train_index],
+        _one_hot(labels[train_index]),
+        batch_size=BATCH_SIZE,
+        epochs=epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    logits = model.predict(images, batch_size=256, verbose=0)
+    embeddings = embedding_model(model).predict(images, batch_size=256, verbose=0)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+    embeddings = embeddings / np.maximum(norms, 1e-12)
+    return probs.astype(np.float32), embeddings.astype(np.float32)
+
+
+def _fold_job(args: dict[str, Any]) -> tuple[int, np.ndarray, np.ndarray]:
+    """Worker-process entry: train one fold, post epoch events on the queue."""
+    threads = args.pop("threads")
+    queue = args.pop("queue")
+    if threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    fold = args["fold"]
+
+    def report(epoch: int) -> None:
+        queue.put((fold, epoch))
+
+    probs, embeddings = _train_fold(report=report, **args)
+    return fold, probs, embeddings
+
+
+def compute_fold_predictions(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    folds: int = DEFAULT_FOLDS,
+    epochs: int = SHORT_EPOCHS,
+    seed: int = 0,
+    jobs: int = 1,
+    jit_compile: bool = True,
+    progress: ProgressCallback | None = None,
+) -> FoldPredictions:
+    """Train the fixed model on K stratified folds and predict each held-out fold.
+
+    Args:
+        images: float32 (N, 32, 32, 3) in [0, 255], decoded as the Keras loader does.
+        labels: int (N,) class indices.
+        folds: number of stratified folds (each class needs at least this many images).
+        epochs: epochs per fold (no best-val checkpoint: the final weights predict).
+        seed: fold split and per-fold ``keras.utils.set_random_seed`` derive from it.
+        jobs: folds trained in parallel worker processes (1 = in this process).
+        jit_compile: XLA-compile training (faster on the starter data; slower start).
+        progress: called after every epoch of every fold.
+
+    Raises:
+        VariantError: a class has fewer images than ``folds``.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.asarray(labels, dtype=np.int64)
+    counts = np.bincount(labels, minlength=len(CLASSES))
+    too_few = [f"'{CLASSES[k]}' ({counts[k]})" for k in range(len(CLASSES)) if counts[k] < folds]
+    if too_few:
+        raise VariantError(
+            f"{folds}-fold noise needs at least {folds} images per class across train+val; "
+            f"too few in {', '.join(too_few)}. Use fewer --folds or add images."
+        )
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    splits = list(splitter.split(np.zeros(len(labels)), labels))
+    fold_of = np.zeros(len(labels), dtype=np.int16)
+    for fold, (_train, test) in enumerate(splits):
+        fold_of[test] = fold
+
+    def emit(fold: int, epoch: int) -> None:
+        if progress is not None:
+            progress(ProgressEvent(fold, folds, epoch, epochs))
+
+    results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    common = {"folds": folds, "epochs": epochs, "seed": seed, "jit_compile": jit_compile}
+    if jobs <= 1:
+        for fold, (train, _test) in enumerate(splits):
+            results[fold] = _train_fold(
+                images,
+                labels,
+                train,
+                fold=fold,
+                report=lambda epoch, fold=fold: emit(fold, epoch),
+                **common,
+            )
+    else:
+        results = _run_parallel(images, labels, splits, jobs=jobs, emit=emit, common=common)
+
+    pred_probs = np.zeros((len(labels), len(CLASSES)), dtype=np.float32)
+    for fold, (_train, test) in enumerate(splits):
+        pred_probs[test] = results[fold][0][test]
+    features = np.concatenate([results[fold][1] for fold in range(folds)], axis=1)
+    features /= np.sqrt(folds)  # unit norm overall: cosine = mean of per-fold cosines
+    return FoldPredictions(pred_probs, features.astype(np.float32), fold_of)
+
+
+def _run_parallel(
+    images: np.ndarray,
+    labels: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    jobs: int,
+    emit: Callable[[int, int], None],
+    common: dict[str, Any],
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    import multiprocessing
+    import queue as queue_module
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    # spawn, not fork: TensorFlow's threads do not survive a fork.
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    with context.Manager() as manager, ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        events = manager.Queue()
+        pending = {
+            pool.submit(
+                _fold_job,
+                {
+                    "images": images,
+                    "labels": labels,
+                    "train_index": train,
+                    "fold": fold,
+                    "threads": threads,
+                    "queue": events,
+                    **common,
+                },
+            )
+            for fold, (train, _test) in enumerate(splits)
+        }
+
+        def drain() -> None:
+            while True:
+                try:
+                    fold, epoch = events.get_nowait()
+                except queue_module.Empty:
+                    return
+                emit(fold, epoch)
+
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            drain()
+            for future in done:
+                fold, probs, embeddings = future.result()
+                results[fold] = (probs, embeddings)
+        drain()
+    return results
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def fold_cache_path(
+    cache_dir: Path, content_hash: str, paths: Sequence[str], *, folds: int, epochs: int, seed: int
+) -> Path:
+    """The ``.npz`` file caching a variant's fold predictions for these settings.
+
+    Keyed on the content hash (pixels, labels, splits) and the file names, so renaming a
+    file or changing a setting misses the cache instead of returning misaligned rows.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"v{CACHE_FORMAT}\n{content_hash}\n{folds}\n{epochs}\n{seed}\n".encode())
+    digest.update("\n".join(paths).encode("utf-8"))
+    return Path(cache_dir) / f"{content_hash[:16]}-{digest.hexdigest()[:16]}.npz"
+
+
+def save_fold_predictions(path: Path, predictions: FoldPredictions, paths: Sequence[str]) -> None:
+    """Write fold predictions as a plain ``.npz`` (no pickle), atomically."""
+    buffer = _io.BytesIO()
+    np.savez(
+        buffer,
+        pred_probs=predictions.pred_probs,
+        features=predictions.features,
+        fold_of=predictions.fold_of,
+        paths=np.array(list(paths), dtype=np.str_),
+    )
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def load_fold_predictions(path: Path, paths: Sequence[str]) -> FoldPredictions | None:
+    """Read a cached ``.npz``; ``None`` when absent, unreadable, or for other files."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if data["paths"].tolist() != list(paths):
+                return None
+            return FoldPredictions(
+                data["pred_probs"].astype(np.float32),
+                data["features"].astype(np.float32),
+                data["fold_of"].astype(np.int16),
+            )
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged cache is recomputed, not trusted
+
+
+# --------------------------------------------------------------------------- cleanlab part
+
+
+def find_model_issues(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    features: np.ndarray | None,
+    images: Sequence[VariantImage],
+    paths: Sequence[str],
+    *,
+    k: int = 10,
+    outlier_threshold: float = 0.37037,
+    duplicate_threshold: float = 0.13,
+) -> list[ImageIssue]:
+    """Label issues from out-of-fold ``pred_probs``; outliers and near duplicates from features.
+
+    Label issues: ``cleanlab.filter.find_label_issues`` (confident learning, prune by noise
+    rate), scored ``1 - self_confidence`` and suggesting the most probable class. Outliers
+    and near duplicates follow cleanlab Datalab's rules on a cosine k-NN graph of the
+    features (Datalab itself needs the Hugging Face ``datasets`` package, which datacur does
+    not install): an outlier's mean distance to its k neighbours is above
+    ``Q3 + (1/outlier_threshold - 1) * IQR``, scored by ``cleanlab.outlier.OutOfDistribution``;
+    a near duplicate is nearer than ``duplicate_threshold`` times the median nearest-neighbour
+    distance to an earlier image (which stays unflagged).
+
+    Args:
+        labels: int (N,) given class indices.
+        pred_probs: float (N, 10) out-of-fold probabilities.
+        features: float (N, D) embeddings, or None to skip outliers and near duplicates.
+        images, paths: the images (split, label) and their variant-relative paths.
+    """
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    labels = np.asarray(labels, dtype=np.int64)
+    pred_probs = np.asarray(pred_probs, dtype=np.float64)
+    if pred_probs.shape != (len(labels), len(CLASSES)):
+        raise ValueError(
+            f"pred_probs must have shape ({len(labels)}, {len(CLASSES)}), got {pred_probs.shape}"
+        )
+    issues: list[ImageIssue] = []
+
+    def add(index: int, issue: str, confidence: float, reason: str, suggested: str = "") -> None:
+        score = round(ISSUE_TYPES[issue] * float(np.clip(confidence, 0.0, 1.0)), 6)
+        image = images[index]
+        issues.append(
+            ImageIssue(paths[index], image.split, image.label, issue, score, reason, suggested)
+        )
+
+    mask = find_label_issues(labels, pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
+    quality = get_label_quality_scores(labels, pred_probs, method="self_confidence")
+    predicted = pred_probs.argmax(axis=1)
+    for index in np.flatnonzero(mask).tolist():
+        guess = int(predicted[index])
+        if guess == labels[index]:
+            continue
+        add(
+            index,
+            "label",
+            1.0 - float(quality[index]),
+            f"out-of-fold model gives '{CLASSES[labels[index]]}' "
+            f"{pred_probs[index, labels[index]]:.0%} and '{CLASSES[guess]}' "
+            f"{pred_probs[index, guess]:.0%}",
+            suggested=CLASSES[guess],
+        )
+
+    if features is not None and len(labels) > 2:
+        _add_embedding_issues(features, paths, add, k, outlier_threshold, duplicate_threshold)
+    return issues
+
+
+def _add_embedding_issues(
+    features: np.ndarray,
+    paths: Sequence[str],
+    add: Callable[..., None],
+    k: int,
+    outlier_threshold: float,
+    duplicate_threshold: float,
+) -> None:
+    from cleanlab.outlier import OutOfDistribution
+    from sklearn.neighbors import NearestNeighbors
+
+    features = np.asarray(features, dtype=np.float64)
+    k = max(1, min(k, len(features) - 1))
+    knn = NearestNeighbors(n_neighbors=k, metric="cosine").fit(features)
+    distances, neighbours = knn.kneighbors()  # excludes each point itself
+    distances = np.maximum(distances, 0.0)
+    ood_scores = OutOfDistribution(params={"k": k}).fit_score(features=features, verbose=False)
+    mean_distance = distances.mean(axis=1)
+    q1, q3 = np.percentile(mean_distance, [25, 75])
+    limit = q3 + (1.0 / outlier_threshold - 1.0) * (q3 - q1)
+    median_distance = float(np.median(mean_distance))
+    for index in np.flatnonzero(mean_distance > limit).tolist():
+        add(
+            index,
+            "outlier",
+            1.0 - float(ood_scores[index]),
+            f"unlike the rest: mean embedding distance to its {k} nearest images "
+            f"{mean_distance[index]:.3f} (median {median_distance:.3f})",
+        )
+    nearest = distances[:, 0]
+    radius = duplicate_threshold * max(float(np.median(nearest)), 1e-12)
+    for index in range(len(features)):
+        partner = int(neighbours[index, 0])
+        if nearest[index] < radius and partner < index:
+            add(
+                index,
+                "embedding_duplicate",
+                1.0 - nearest[index] / radius / 2,
+                f"embedding almost identical to {paths[partner]} "
+                f"(cosine distance {nearest[index]:.4f} < {radius:.4f})",
+            )
+
+
+# --------------------------------------------------------------------------- ranking
+
+
+def rank_issues(issues: Sequence[ImageIssue], *, variant: str = "") -> list[IssueRow]:
+    """Merge issues per image and rank: highest score first, then path.
+
+    The row's ``issue``, ``score`` and ``suggested`` come from its most severe issue (a
+    suggestion from a less severe one is used when the most severe has none); ``reason``
+    joins every reason, most severe first.
+    """
+    by_path: dict[str, list[ImageIssue]] = defaultdict(list)
+    for issue in issues:
+        by_path[issue.path].append(issue)
+    merged = []
+    for path, found in by_path.items():
+        found.sort(key=lambda item: (-item.score, item.issue))
+        top = found[0]
+        suggested = next((item.suggested for item in found if item.suggested), "")
+        merged.append((top.score, path, top, suggested, found))
+    merged.sort(key=lambda entry: (-entry[0], entry[1]))
+    return [
+        IssueRow(
+            rank=rank,
+            path=path,
+            split=top.split,
+            label=top.label,
+            suggested=suggested,
+            issue=top.issue,
+            score=score,
+            reason="; ".join(f"{item.issue}: {item.reason}" for item in found),
+            issues=";".join(dict.fromkeys(item.issue for item in found)),
+            variant=variant,
+        )
+        for rank, (score, path, top, suggested, found) in enumerate(merged, start=1)
+    ]
+
+
+def summarize_issues(rows: Sequence[IssueRow]) -> dict[str, Counter[str]]:
+    """Count flagged images per issue type (every type an image has) and class."""
+    table: dict[str, Counter[str]] = {}
+    for row in rows:
+        for issue in row.issues.split(";"):
+            table.setdefault(issue, Counter())[row.label] += 1
+    return dict(sorted(table.items(), key=lambda item: -ISSUE_TYPES.get(item[0], 0)))
+
+
+def write_issues_csv(rows: Sequence[IssueRow], path: Path) -> Path:
+    """Write ``issues.csv`` (columns :data:`ISSUE_COLUMNS`) atomically; return its path."""
+    buffer = _io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(ISSUE_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        record = asdict(row)
+        record["score"] = f"{row.score:.6f}"
+        writer.writerow(record)
+    atomic_write_text(Path(path), buffer.getvalue())
+    return Path(path)
+
+
+def read_issues_csv(path: Path) -> list[IssueRow]:
+    """Read an ``issues.csv`` written by :func:`write_issues_csv`.
+
+    Raises:
+        DatacurError: the file is missing or lacks a column, naming the file and the fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatacurError(f"{path}: file not found. Run `datacur noise VARIANT --out {path}`.")
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in ISSUE_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DatacurError(
+                f"{path}: not an issues file (missing column(s) {', '.join(missing)}). "
+                "Give a file written by `datacur noise`."
+            )
+        types = {field.name: field.type for field in fields(IssueRow)}
+        rows = []
+        for line, record in enumerate(reader, start=2):
+            try:
+                rows.append(
+                    IssueRow(
+                        **{
+                            name: (
+                                int(record[name])
+                                if types[name] == "int"
+                                else float(record[name])
+                                if types[name] == "float"
+                                else record[name]
+                            )
+                            for name in ISSUE_COLUMNS
+                        }
+                    )
+                )
+            except (TypeError, ValueError) as err:
+                raise DatacurError(
+                    f"{path}: line {line}: bad value ({err}). Re-run `datacur noise`."
+                ) from err
+    return rows
+
+
+# --------------------------------------------------------------------------- facade
+
+
+def find_noise(
+    variant_dir: Path,
+    *,
+    folds: int = DEFAULT_FOLDS,
+    epochs: int = SHORT_EPOCHS,
+    seed: int = 0,
+    jobs: int = 1,
+    use_model: bool = True,
+    cache_dir: Path | None = DEFAULT_CACHE_DIR,
+    jit_compile: bool = True,
+    options: ImageCheckOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> NoiseReport:
+    """Find label issues, junk, duplicates and leakage in a variant.
+
+    Args:
+        variant_dir: a dataset variant (train/ and val/ with one folder per class).
+        folds: stratified folds over train+val for out-of-fold predictions.
+        epochs: epochs per fold (:data:`SHORT_EPOCHS` by default; :data:`FULL_EPOCHS` is
+            the competition's schedule).
+        seed: fold split and weight initialisation.
+        jobs: folds trained in parallel processes.
+        use_model: False runs only the model-free image checks (seconds, no training).
+        cache_dir: where fold predictions are cached (None: no cache).
+        jit_compile: XLA-compile the fold training.
+        options: thresholds of the image checks.
+        progress: called after every epoch of every fold.
+
+    Returns:
+        A :class:`NoiseReport`; write it with :func:`write_issues_csv`.
+
+    Raises:
+        VariantError: the folder is not a variant, or a class is too small for ``folds``.
+
+    Example:
+        >>> report = find_noise(Path("datasets/dcai-2021"), folds=5, epochs=15)  # doctest: +SKIP
+    """
+    if folds < 2:
+        raise DatacurError(f"--folds must be at least 2 (received {folds}).")
+    if epochs < 1:
+        raise DatacurError(f"--epochs must be at least 1 (received {epochs}).")
+    variant_dir = Path(variant_dir)
+    images = list_variant_images(variant_dir)
+    paths = [relative_path(image, variant_dir) for image in images]
+    issues, stats = check_images(images, variant_dir, options=options)
+    content_hash = compute_content_hash(images)
+    report_args = {
+        "variant": str(variant_dir),
+        "content_hash": content_hash,
+        "images": len(images),
+        "folds": folds,
+        "epochs": epochs,
+    }
+    if not use_model:
+        rows = rank_issues(issues, variant=str(variant_dir.resolve()))
+        return NoiseReport(
+            rows=rows,
+            model_used=False,
+            schedule="none (image checks only)",
+            cached=False,
+            oof_accuracy=None,
+            **report_args,
+        )
+
+    usable = [index for index, stat in enumerate(stats) if stat.readable]
+    use_images = [images[index] for index in usable]
+    use_paths = [paths[index] for index in usable]
+    labels = np.array([CLASS_INDEX[image.label] for image in use_images], dtype=np.int64)
+    cache_path = None
+    predictions = None
+    if cache_dir is not None:
+        cache_path = fold_cache_path(
+            Path(cache_dir), content_hash, use_paths, folds=folds, epochs=epochs, seed=seed
+        )
+        predictions = load_fold_predictions(cache_path, use_paths)
+    cached = predictions is not None
+    if predictions is None:
+        from datacur.decode import decode_images
+
+        arrays = decode_images([image.path for image in use_images])
+        predictions = compute_fold_predictions(
+            arrays,
+            labels,
+            folds=folds,
+            epochs=epochs,
+            seed=seed,
+            jobs=jobs,
+            jit_compile=jit_compile,
+            progress=progress,
+        )
+        if cache_path is not None:
+            save_fold_predictions(cache_path, predictions, use_paths)
+    issues.extend(
+        find_model_issues(
+            labels, predictions.pred_probs, predictions.features, use_images, use_paths
+        )
+    )
+    accuracy = float(np.mean(predictions.pred_probs.argmax(axis=1) == labels))
+    schedule = (
+        f"full ({epochs} epochs per fold, the competition's)"
+        if epochs >= FULL_EPOCHS
+        else f"short ({epochs} epochs per fold; the competition trains {FULL_EPOCHS})"
+    )
+    return NoiseReport(
+        rows=rank_issues(issues, variant=str(variant_dir.resolve())),
+        model_used=True,
+        schedule=schedule,
+        cached=cached,
+        oof_accuracy=accuracy,
+        cache_path=str(cache_path or ""),
+        **report_args,
+    )

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.leaderboard_cmd",
     "datacur.cli.cap_cmd",
     "datacur.cli.check_cmd",
+    "datacur.cli.noise_cmd",
 )
 
 

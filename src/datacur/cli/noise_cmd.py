@@ -1,0 +1,181 @@
+"""``datacur noise``: find label issues, junk, duplicates and leakage; write issues.csv."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from datacur.cli._common import ForceOption, JsonOption, SeedOption, err_console, out_console
+from datacur.errors import DatacurError
+from datacur.labels import CLASSES
+from datacur.noise import (
+    DEFAULT_CACHE_DIR,
+    DEFAULT_FOLDS,
+    FULL_EPOCHS,
+    SHORT_EPOCHS,
+    NoiseReport,
+    ProgressEvent,
+    find_noise,
+    summarize_issues,
+    write_issues_csv,
+)
+
+
+def noise(
+    variant: Annotated[Path, typer.Argument(help="Dataset variant folder (train/ and val/).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the ranked issues.")] = Path(
+        "issues.csv"
+    ),
+    folds: Annotated[int, typer.Option(help="Stratified folds over train+val.")] = DEFAULT_FOLDS,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help=f"Epochs per fold [default: {SHORT_EPOCHS}, the short schedule]."),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help=f"The competition's {FULL_EPOCHS} epochs per fold.")
+    ] = False,
+    jobs: Annotated[int, typer.Option(help="Folds trained in parallel processes.")] = 1,
+    no_model: Annotated[
+        bool, typer.Option("--no-model", help="Image checks only: no training, seconds.")
+    ] = False,
+    cache_dir: Annotated[
+        Path, typer.Option(help="Cache of fold predictions, keyed by variant content.")
+    ] = DEFAULT_CACHE_DIR,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write it.")
+    ] = False,
+    no_jit: Annotated[
+        bool, typer.Option("--no-jit", help="Do not XLA-compile training (slower, less memory).")
+    ] = False,
+    seed: SeedOption = 0,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Rank what is wrong with VARIANT into issues.csv and print a summary per issue and class.
+
+    Trains the fixed model on K stratified folds of train+val (out-of-fold predictions, a
+    short schedule unless --full), runs cleanlab on them (label issues, outliers, near
+    duplicates) and image checks (unreadable, blank, tiny, extreme aspect, duplicates,
+    train/val leakage, one image under two labels). Fold predictions are cached, so a second
+    run is instant.
+
+    Example: datacur noise datasets/dcai-2021 --out issues.csv --jobs 2
+    """
+    if full and epochs is not None:
+        raise DatacurError("Give either --full or --epochs, not both.")
+    if out.exists() and not force:
+        raise DatacurError(f"{out}: already exists. Choose another --out or pass --force.")
+    if jobs < 1:
+        raise DatacurError(f"--jobs must be at least 1 (received {jobs}).")
+    chosen_epochs = FULL_EPOCHS if full else (epochs if epochs is not None else SHORT_EPOCHS)
+    with _progress_bars(folds, chosen_epochs, enabled=not no_model) as on_progress:
+        report = find_noise(
+            variant,
+            folds=folds,
+            epochs=chosen_epochs,
+            seed=seed,
+            jobs=jobs,
+            use_model=not no_model,
+            cache_dir=None if no_cache else cache_dir,
+            jit_compile=not no_jit,
+            progress=on_progress,
+        )
+    write_issues_csv(report.rows, out)
+    if as_json:
+        out_console.print_json(json.dumps(_as_dict(report, out)))
+        return
+    _print_summary(report, out)
+
+
+class _progress_bars:
+    """Context manager giving a progress callback: one bar for all folds, one per fold."""
+
+    def __init__(self, folds: int, epochs: int, *, enabled: bool) -> None:
+        self.folds, self.epochs, self.enabled = folds, epochs, enabled
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=False,
+        )
+        self.tasks: dict[int, int] = {}
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        if not self.enabled:
+            return None
+        self.progress.start()
+        self.total = self.progress.add_task(
+            f"{self.folds} folds x {self.epochs} epochs", total=self.folds * self.epochs
+        )
+        return self.update
+
+    def update(self, event: ProgressEvent) -> None:
+        if event.fold not in self.tasks:
+            self.tasks[event.fold] = self.progress.add_task(
+                f"  fold {event.fold + 1}/{event.folds}", total=event.epochs
+            )
+        self.progress.update(self.tasks[event.fold], completed=event.epoch)
+        self.progress.update(
+            self.total,
+            completed=sum(task.completed for task in self.progress.tasks if task.id != self.total),
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.progress.stop()
+
+
+def _as_dict(report: NoiseReport, out: Path) -> dict[str, object]:
+    return {
+        "variant": report.variant,
+        "content_hash": report.content_hash,
+        "images": report.images,
+        "flagged": len(report.rows),
+        "out": str(out),
+        "model_used": report.model_used,
+        "schedule": report.schedule,
+        "folds": report.folds if report.model_used else None,
+        "cached": report.cached,
+        "oof_accuracy": report.oof_accuracy,
+        "summary": {issue: dict(counts) for issue, counts in summarize_issues(report.rows).items()},
+    }
+
+
+def _print_summary(report: NoiseReport, out: Path) -> None:
+    summary = summarize_issues(report.rows)
+    table = Table(title=f"Flagged images per issue and class in {report.variant}")
+    table.add_column("issue", no_wrap=True)
+    for label in CLASSES:
+        table.add_column(label, justify="right")
+    table.add_column("total", justify="right", style="bold")
+    for issue, counts in summary.items():
+        table.add_row(
+            issue,
+            *[str(counts.get(label, 0) or "") for label in CLASSES],
+            str(sum(counts.values())),
+        )
+    out_console.print(table)
+    if report.model_used:
+        source = "cached fold predictions" if report.cached else "trained"
+        out_console.print(
+            f"model: {report.folds}-fold, schedule {report.schedule}; {source}; "
+            f"out-of-fold accuracy {report.oof_accuracy:.1%}"
+        )
+    else:
+        out_console.print("model: not used (--no-model): image checks only")
+    out_console.print(
+        f"wrote {out}: {len(report.rows):,} flagged of {report.images:,} images, "
+        "most severe first. Next: datacur review " + str(out)
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``noise`` to the root app."""
+    app.command(name="noise")(noise)

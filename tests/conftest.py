@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE_CHECK", "1")
 
-from datacur.labels import CLASSES  # noqa: E402
+from datacur.labels import CLASSES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -104,20 +104,21 @@ def open_store(db_path: Path | None = None) -> Iterator[sqlite3.Connection]:
             f"{RESULTS_DB_ENV}."
         ) from err
     try:
-        connection.row_factory = sqlite3.Row
-        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.executescript(_SCHEMA)
-        connection.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
+        try:
+            connection.row_factory = sqlite3.Row
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.executescript(_SCHEMA)
+            connection.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"{db_path}: not a datacur results database ({err}). Point --db or "
+                f"{RESULTS_DB_ENV} at another file, or move this one away."
+            ) from err
         yield connection
-    except sqlite3.DatabaseError as err:
-        raise StoreError(
-            f"{db_path}: not a datacur results database ({err}). Point --db or "
-            f"{RESULTS_DB_ENV} at another file, or move this one away."
-        ) from err
     finally:
         connection.close()
 

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.cap_cmd",
     "datacur.cli.check_cmd",
     "datacur.cli.noise_cmd",
+    "datacur.cli.apply_cmd",
 )
 
 

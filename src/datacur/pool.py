@@ -1,0 +1,294 @@
+"""The image pool that ``augment`` and ``mix`` plan over, and the writer that turns it into files.
+
+An :class:`Item` is one planned output image: where its pixels come from, its label and
+split, its provenance (manifest columns) and the operations still to apply. Planning only
+builds items (cheap, so ``mix --dry-run`` can show the plan); :func:`write_items` reads,
+transforms and encodes them one at a time inside an atomic output folder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+
+from datacur.errors import VariantError
+from datacur.io import encode_png, read_image_gray, sha256_bytes
+from datacur.labels import CLASSES
+from datacur.variant import (
+    ManifestRow,
+    list_class_images,
+    list_variant_images,
+    read_manifest,
+)
+
+__all__ = [
+    "Item",
+    "Operation",
+    "ProgressCallback",
+    "items_from_folder",
+    "items_from_variant",
+    "render_item",
+    "unique_names",
+    "write_items",
+]
+
+ProgressCallback = Callable[[int, int], None]
+"""``progress(done, total)``, called after each image is written."""
+
+
+class Operation(Protocol):
+    """A pending pixel operation: ``apply(image, label) -> (image, label, record)``.
+
+    ``record`` is a JSON-safe dict saying exactly what was done (for the manifest's
+    ``transform`` column); the label may change (a horizontal flip turns iv into vi).
+    """
+
+    def apply(self, image: np.ndarray, label: str) -> tuple[np.ndarray, str, dict[str, Any]]:
+        """Apply the operation to a uint8 (H, W) image of class ``label``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Item:
+    """One planned output image.
+
+    ``split`` is None until the split policy assigns one. ``file`` is where the pixels are
+    read from. ``name`` is the output file stem, unique within a build. ``parent_name`` is
+    the ``name`` of the item (in the same build) this one was made from; the manifest's
+    ``parent`` column then holds that item's final path. Otherwise ``parent`` is carried
+    over from the input's manifest.
+    """
+
+    label: str
+    split: str | None
+    file: Path
+    name: str
+    source: str
+    origin: str
+    parent: str = ""
+    writer: str = ""
+    transform: str = ""
+    parent_name: str = ""
+    ops: tuple[Operation, ...] = field(default=(), compare=False)
+
+    @property
+    def key(self) -> str:
+        """A stable identity for seeding: the source name and the origin."""
+        return f"{self.source}\x00{self.origin}\x00{self.name}"
+
+    def with_ops(self, *ops: Operation) -> Item:
+        """Return a copy with ``ops`` appended to the pending operations."""
+        return replace(self, ops=self.ops + ops)
+
+    def out_path(self, label: str | None = None) -> str:
+        """The variant-relative output path for this item (``label`` overrides its class)."""
+        if self.split is None:
+            raise ValueError(f"item {self.name} has no split yet")
+        return f"{self.split}/{label or self.label}/{self.name}.png"
+
+
+def _manifest_by_path(variant_dir: Path) -> dict[str, dict[str, str]]:
+    if not (variant_dir / "manifest.csv").is_file():
+        return {}
+    return {row["path"]: row for row in read_manifest(variant_dir)}
+
+
+def items_from_variant(
+    variant_dir: Path, *, source: str, splits: Sequence[str] = ("train", "val")
+) -> list[Item]:
+    """Items for every image of a variant, keeping its split and label.
+
+    Provenance (origin, parent, writer, transform) comes from the variant's manifest when it
+    has one; otherwise the origin is ``<variant folder name>/<relative path>``.
+    """
+    variant_dir = Path(variant_dir)
+    manifest = _manifest_by_path(variant_dir)
+    items = []
+    for image in list_variant_images(variant_dir, splits=splits, allow_empty_class=True):
+        rel = image.path.relative_to(variant_dir).as_posix()
+        row = manifest.get(rel, {})
+        items.append(
+            Item(
+                label=image.label,
+                split=image.split,
+                file=image.path,
+                name=image.path.stem,
+                source=source,
+                origin=row.get("origin") or f"{variant_dir.name}/{rel}",
+                parent=row.get("parent", ""),
+                writer=row.get("writer", ""),
+                transform=row.get("transform", ""),
+            )
+        )
+    return items
+
+
+def items_from_folder(folder: Path, *, source: str, split: str | None) -> list[Item]:
+    """Items for a ``<class>/`` folder tree (label book, dev-test, any labelled folder).
+
+    Class folders may be missing or empty here (a folder input need not cover every class).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VariantError(
+            f"{folder}: folder not found. Give a folder with one sub-folder per class "
+            f"({' '.join(CLASSES)})."
+        )
+    present = {p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    unknown = sorted(present - set(CLASSES))
+    if unknown:
+        raise VariantError(
+            f"{folder}: unknown class folder(s) {', '.join(unknown)}. Class folders must be "
+            f"named {' '.join(CLASSES)}; rename or remove the others."
+        )
+    if not present:
+        raise VariantError(
+            f"{folder}: no class folders. Expected <class>/ sub-folders ({' '.join(CLASSES)})."
+        )
+    images = [
+        (label, path)
+        for label in CLASSES
+        if label in present
+        for path in list_class_images(folder / label)
+    ]
+    manifest = _manifest_by_path(folder)
+    items = []
+    for label, path in images:
+        rel = path.relative_to(folder).as_posix()
+        row = manifest.get(rel, {})
+        items.append(
+            Item(
+                label=label,
+                split=split,
+                file=path,
+                name=path.stem,
+                source=source,
+                origin=row.get("origin") or f"{folder.name}/{rel}",
+                parent=row.get("parent", ""),
+                writer=row.get("writer", ""),
+                transform=row.get("transform", ""),
+            )
+        )
+    return items
+
+
+def unique_names(items: Iterable[Item], *, prefix_source: bool) -> list[Item]:
+    """Make output file stems unique (optionally prefixed with the source name).
+
+    Order is kept; a clash gets ``-2``, ``-3`` ... in list order, so the result is
+    deterministic for a deterministic input order.
+    """
+    used: set[str] = set()
+    result = []
+    for item in items:
+        base = (f"{item.source}-{item.name}" if prefix_source else item.name).replace("/", "_")
+        name, count = base, 1
+        while name in used:
+            count += 1
+            name = f"{base}-{count}"
+        used.add(name)
+        result.append(replace(item, name=name))
+    return result
+
+
+def _is_plain_gray_png(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            return image.format == "PNG" and image.mode == "L"
+    except OSError:
+        return False
+
+
+def _chain_transform(previous: str, records: list[dict[str, Any]]) -> str:
+    if not records:
+        return previous
+    chain: list[Any] = []
+    if previous:
+        try:
+            loaded = json.loads(previous)
+        except json.JSONDecodeError:
+            loaded = previous
+        chain.extend(loaded if isinstance(loaded, list) else [loaded])
+    chain.extend(records)
+    return json.dumps(chain, sort_keys=True, separators=(",", ":"))
+
+
+def render_item(item: Item) -> tuple[bytes, str, dict[str, Any], int, int]:
+    """Produce an item's PNG bytes: ``(data, final_label, manifest_fields, width, height)``.
+
+    An item without pending operations whose file is already a grayscale PNG is copied
+    byte for byte (so ``raw`` keeps the starter files exactly); anything else is decoded
+    with :func:`datacur.io.read_image_gray` (RGBA on white) and re-encoded.
+    """
+    label = item.label
+    if not item.ops and item.file.suffix.lower() == ".png" and _is_plain_gray_png(item.file):
+        data = item.file.read_bytes()
+        with Image.open(item.file) as image:
+            width, height = image.size
+        return data, label, {"transform": item.transform}, width, height
+    image = read_image_gray(item.file)
+    records = []
+    for op in item.ops:
+        image, label, record = op.apply(image, label)
+        records.append(record)
+    data = encode_png(np.ascontiguousarray(image))
+    return (
+        data,
+        label,
+        {"transform": _chain_transform(item.transform, records)},
+        int(image.shape[1]),
+        int(image.shape[0]),
+    )
+
+
+def write_items(
+    items: Sequence[Item], out_dir: Path, *, progress: ProgressCallback | None = None
+) -> list[ManifestRow]:
+    """Write every item into ``out_dir`` (an open ``*.partial`` folder); return manifest rows.
+
+    Raises:
+        ValueError: two items share a name, or an item has no split (planning bugs).
+    """
+    names = [item.name for item in items]
+    if len(set(names)) != len(names):
+        raise ValueError("item names must be unique within a build (call unique_names)")
+    rows = []
+    final_paths: dict[str, str] = {}
+    total = len(items)
+    for done, item in enumerate(items, start=1):
+        data, label, fields_, width, height = render_item(item)
+        rel = item.out_path(label)
+        target = out_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        final_paths[item.name] = rel
+        rows.append(
+            ManifestRow(
+                path=rel,
+                split=str(item.split),
+                label=label,
+                source=item.source,
+                origin=item.origin,
+                parent=item.parent_name or item.parent,
+                writer=item.writer,
+                transform=str(fields_["transform"]),
+                sha256=sha256_bytes(data),
+                width=width,
+                height=height,
+            )
+        )
+        if progress is not None:
+            progress(done, total)
+    # Parents may be written after their children (order is by plan): resolve at the end.
+    return [
+        replace(row, parent=final_paths[item.parent_name])
+        if item.parent_name in final_paths
+        else row
+        for row, item in zip(rows, items, strict=True)
+    ]

@@ -1,0 +1,93 @@
+"""CLI tests for evaluate, leaderboard, cap and check: one success and one error each."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from datacur.cli import build_app
+from datacur.store import load_runs, save_run
+from tests.test_store import fake_run
+
+runner = CliRunner()
+app = build_app()
+
+
+def test_cap_prints_the_competition_count(tmp_path: Path, make_variant) -> None:
+    variant = make_variant(tmp_path / "v", n_train=1, n_val=1)
+    result = runner.invoke(app, ["cap", str(variant), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["counted"] == 32
+
+
+def test_cap_over_the_limit_exits_1_with_the_fix(tmp_path: Path, make_variant) -> None:
+    variant = make_variant(tmp_path / "v", n_train=1, n_val=1)
+    result = runner.invoke(app, ["cap", str(variant), "--limit", "24"])
+    assert result.exit_code == 1
+    assert "over by 8" in result.stderr and "Remove at least 8" in result.stderr
+
+
+def test_cap_on_a_folder_that_is_not_a_variant(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["cap", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and "not a dataset variant" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_check_clean_variant_exits_0(tmp_path: Path, make_variant) -> None:
+    variant = make_variant(tmp_path / "v", n_train=1, n_val=1)
+    result = runner.invoke(app, ["check", str(variant)])
+    assert result.exit_code == 0 and "OK" in result.stderr
+
+
+def test_check_reports_errors_and_exits_1(tmp_path: Path, make_variant) -> None:
+    variant = make_variant(tmp_path / "v", n_train=1, n_val=1)
+    (variant / "train" / "v" / "broken.png").write_bytes(b"nope")
+    (variant / "train" / "v" / ".DS_Store").write_bytes(b"x")
+    result = runner.invoke(app, ["check", str(variant), "--json"])
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert payload["errors"] == 1 and payload["warnings"] == 1
+    missing = runner.invoke(app, ["check", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "folder not found" in missing.stderr
+
+
+def test_leaderboard_lists_ranked_variants(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    save_run(fake_run("raw", 0, 0.5), db)
+    save_run(fake_run("clean", 0, 0.9), db)
+    result = runner.invoke(app, ["leaderboard", "--db", str(db), "--json"])
+    assert result.exit_code == 0
+    assert [row["variant"] for row in json.loads(result.stdout)] == ["clean", "raw"]
+    table = runner.invoke(app, ["leaderboard", "--db", str(db)])
+    assert "clean" in table.stdout and "0.9000" in table.stdout
+
+
+def test_leaderboard_on_a_broken_database_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    db.write_bytes(b"garbage" * 200)
+    result = runner.invoke(app, ["leaderboard", "--db", str(db)])
+    assert result.exit_code == 1 and "not a datacur results database" in result.stderr
+
+
+def test_evaluate_refuses_a_missing_test_folder(tmp_path: Path, make_variant) -> None:
+    variant = make_variant(tmp_path / "v", n_train=1, n_val=1)
+    result = runner.invoke(app, ["evaluate", str(variant), "--test", str(tmp_path / "nope")])
+    assert result.exit_code == 1
+    assert "folder not found" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_evaluate_trains_prints_json_and_stores_the_run(tmp_path: Path, make_variant) -> None:
+    variant = make_variant(tmp_path / "v", n_train=2, n_val=1)
+    db = tmp_path / "r.db"
+    result = runner.invoke(
+        app,
+        ["evaluate", str(variant), "--epochs", "1", "--seed", "3", "--db", str(db), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    assert payload["epochs"] == 1 and payload["runs"][0]["seed"] == 3
+    (stored,) = load_runs(db)
+    assert stored.seed == 3 and stored.variant == "v" and stored.scored_on == "val"

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.noise_cmd",
     "datacur.cli.apply_cmd",
     "datacur.cli.augment_cmd",
+    "datacur.cli.compare_cmd",
 )
 
 

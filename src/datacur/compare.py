@@ -1,0 +1,622 @@
+"""Compare variants honestly: mean, spread and 95% interval over seeds, paired tests, power.
+
+With one run per variant the answer is noise (the fixed model's test accuracy moves by a few
+points between seeds, issue 7). Here each variant is summarised over its seeds, and each
+later variant is compared to the first one *paired by seed* (same seed = same initial weights
+and batch order), which removes most of the seed-to-seed noise from the difference.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from datacur.errors import StoreError, VariantError
+from datacur.labels import CLASSES
+from datacur.store import StoredRun, load_runs
+
+__all__ = [
+    "MAX_SEEDS_ESTIMATE",
+    "MIN_HASH_PREFIX",
+    "Comparison",
+    "Difference",
+    "VariantRef",
+    "VariantStats",
+    "assess_difference",
+    "compare_variants",
+    "estimate_seeds_needed",
+    "pair_scores",
+    "resolve_variants",
+    "scores_by_seed",
+    "summarize_scores",
+]
+
+MIN_HASH_PREFIX = 4
+"""Shortest variant-hash prefix accepted as a variant name."""
+
+MAX_SEEDS_ESTIMATE = 100_000
+"""Above this many seeds the estimate is reported as "more than" (the gap is negligible)."""
+
+ContextKey = tuple[str | None, str, int]
+"""Runs are comparable only within one (test set content hash, model, epochs)."""
+
+
+# --------------------------------------------------------------------------- pure statistics
+
+
+def _mean(values: Iterable[float]) -> float:
+    """Mean of the finite values (NaN when there are none), without NumPy's warnings."""
+    finite = [value for value in values if value is not None and math.isfinite(value)]
+    return math.fsum(finite) / len(finite) if finite else math.nan
+
+
+def summarize_scores(
+    scores: Sequence[float], *, confidence: float = 0.95
+) -> tuple[float, float, float, float]:
+    """Mean, sample sd and the t-based confidence interval of the mean.
+
+    Args:
+        scores: one score per seed.
+        confidence: interval coverage (0.95 for a 95% interval).
+
+    Returns:
+        ``(mean, sd, low, high)``; ``sd`` and the interval are NaN with fewer than 2 scores.
+
+    Example:
+        >>> round(summarize_scores([0.70, 0.72, 0.74])[0], 4)
+        0.72
+    """
+    values = np.asarray(scores, dtype=np.float64)
+    if values.size == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, math.nan, math.nan, math.nan
+    sd = float(values.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, values.size - 1)) * sd / math.sqrt(values.size)
+    return mean, sd, mean - half, mean + half
+
+
+def _power_paired(n: int, effect: float, alpha: float) -> float:
+    """Power of a two-sided one-sample (paired) t-test with ``n`` pairs at ``effect = d / sd``."""
+    df = n - 1
+    critical = float(stats.t.ppf(1 - alpha / 2, df))
+    noncentrality = effect * math.sqrt(n)
+    return float(
+        stats.nct.sf(critical, df, noncentrality) + stats.nct.cdf(-critical, df, noncentrality)
+    )
+
+
+def estimate_seeds_needed(
+    diff: float, sd: float, *, alpha: float = 0.05, power: float = 0.8, paired: bool = True
+) -> int | None:
+    """How many seeds a test at level ``alpha`` needs to detect ``diff`` with ``power``.
+
+    Starts from the normal approximation ``n = ((z_{1-a/2} + z_power) * sd / diff)^2``
+    (doubled per variant for an unpaired comparison) and, for the paired test, steps up to
+    the smallest ``n`` whose exact power (noncentral t) reaches ``power``; the normal
+    formula is optimistic for the handful of seeds a sweep affords.
+
+    Args:
+        diff: the difference to detect (the observed one, usually).
+        sd: sd of the paired differences (paired) or of the scores within a variant.
+        alpha: two-sided significance level.
+        power: wanted probability of detecting ``diff``.
+        paired: paired t-test (per pair of runs) or two-sample (per variant).
+
+    Returns:
+        The number of seeds (at least 2; per variant when unpaired), ``None`` when it cannot
+        be estimated (no difference observed, or no spread measured), or
+        ``MAX_SEEDS_ESTIMATE + 1`` when it is beyond ``MAX_SEEDS_ESTIMATE``.
+
+    Example:
+        >>> estimate_seeds_needed(0.01, 0.01)
+        10
+    """
+    if not (math.isfinite(diff) and math.isfinite(sd)) or diff == 0 or sd <= 0:
+        return None
+    z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
+    approx = (z * sd / abs(diff)) ** 2 * (1 if paired else 2)
+    n = max(2, math.ceil(approx))
+    if n > MAX_SEEDS_ESTIMATE:
+        return MAX_SEEDS_ESTIMATE + 1
+    if not paired:
+        return n
+    effect = abs(diff) / sd
+    while _power_paired(n, effect, alpha) < power:
+        n += 1
+        if n > MAX_SEEDS_ESTIMATE:
+            return MAX_SEEDS_ESTIMATE + 1
+    return n
+
+
+def scores_by_seed(runs: Iterable[StoredRun]) -> dict[int, float]:
+    """One score per seed: the mean over repeated runs of the same seed."""
+    grouped: dict[int, list[float]] = {}
+    for run in runs:
+        grouped.setdefault(run.seed, []).append(run.score)
+    return {seed: math.fsum(values) / len(values) for seed, values in sorted(grouped.items())}
+
+
+def pair_scores(
+    baseline: Mapping[int, float], other: Mapping[int, float]
+) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The seeds both have, and the two score arrays aligned on them (sorted by seed)."""
+    seeds = sorted(set(baseline) & set(other))
+    return (
+        seeds,
+        np.array([baseline[seed] for seed in seeds], dtype=np.float64),
+        np.array([other[seed] for seed in seeds], dtype=np.float64),
+    )
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One variant against the baseline (the first variant named)."""
+
+    variant: str
+    baseline: str
+    method: str  # "paired t", "Welch t" or "none"
+    shared_seeds: tuple[int, ...]
+    n: int  # pairs (paired) or runs of the smaller variant (Welch)
+    diff: float  # variant minus baseline
+    sd: float  # sd of the paired differences (paired) or pooled sd (Welch)
+    ci_low: float
+    ci_high: float
+    p_value: float
+    wilcoxon_p: float | None
+    significant: bool
+    seeds_needed: int | None  # per variant, to detect ``diff`` at the requested power
+    verdict: str
+    per_class: dict[str, float] = field(default_factory=dict)
+
+
+def _format_seeds_needed(needed: int | None, have: int, diff: float) -> str:
+    if needed is None:
+        return "the number of seeds needed cannot be estimated from these runs"
+    if needed > MAX_SEEDS_ESTIMATE:
+        return (
+            f"detecting a difference of {abs(diff):.4f} would need more than "
+            f"{MAX_SEEDS_ESTIMATE:,} seeds: treat the two as equal"
+        )
+    more = max(0, needed - have)
+    return (
+        f"detecting a difference of {abs(diff):.4f} needs about {needed} seeds per variant "
+        f"({more} more)"
+    )
+
+
+def assess_difference(
+    baseline_scores: Mapping[int, float],
+    variant_scores: Mapping[int, float],
+    *,
+    variant: str = "B",
+    baseline: str = "A",
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> Difference:
+    """Test ``variant`` against ``baseline`` from their per-seed scores.
+
+    Paired t-test (``scipy.stats.ttest_rel``) over the shared seeds when there are at least
+    two; with six or more pairs the Wilcoxon signed-rank p-value is added as a check that
+    does not assume normal differences. With fewer than two shared seeds but at least two
+    runs each, falls back to Welch's unpaired t-test (and says so).
+
+    Args:
+        baseline_scores, variant_scores: ``{seed: score}`` (see :func:`scores_by_seed`).
+        variant, baseline: names used in the verdict.
+        alpha: two-sided significance level.
+        power: power used to estimate the seeds needed when the test is inconclusive.
+
+    Returns:
+        A :class:`Difference` whose ``verdict`` says plainly what the data show.
+    """
+    seeds, base, other = pair_scores(baseline_scores, variant_scores)
+    confidence = f"{100 * (1 - alpha):g}%"
+    if len(seeds) >= 2:
+        deltas = other - base
+        diff, sd, low, high = summarize_scores(deltas, confidence=1 - alpha)
+        n = len(seeds)
+        if sd == 0:
+            # Every seed shows exactly the same difference: the t statistic is infinite (or
+            # undefined when that difference is 0); scipy would only warn and return NaN.
+            p_value = 1.0 if diff == 0 else 0.0
+        else:
+            p_value = float(stats.ttest_rel(other, base).pvalue)
+        wilcoxon_p = None
+        if n >= 6 and np.any(deltas != 0):
+            with warnings.catch_warnings():
+                # scipy notes that ties/zeros force the normal approximation; that is fine.
+                warnings.simplefilter("ignore", UserWarning)
+                wilcoxon_p = float(stats.wilcoxon(other, base).pvalue)
+        method = "paired t"
+        needed = estimate_seeds_needed(diff, sd, alpha=alpha, power=power, paired=True)
+    elif len(baseline_scores) >= 2 and len(variant_scores) >= 2:
+        a = np.array(list(baseline_scores.values()), dtype=np.float64)
+        b = np.array(list(variant_scores.values()), dtype=np.float64)
+        diff = float(b.mean() - a.mean())
+        var_a, var_b = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+        se = math.sqrt(var_a + var_b)
+        n = int(min(a.size, b.size))
+        sd = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+        if se == 0:
+            p_value = 1.0 if diff == 0 else 0.0
+            low = high = diff
+        else:
+            # Welch-Satterthwaite degrees of freedom, as ttest_ind(equal_var=False) uses.
+            df = (var_a + var_b) ** 2 / (var_a**2 / (a.size - 1) + var_b**2 / (b.size - 1))
+            half = float(stats.t.ppf(1 - alpha / 2, df)) * se
+            low, high = diff - half, diff + half
+            p_value = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
+        wilcoxon_p = None
+        method = "Welch t"
+        needed = estimate_seeds_needed(diff, sd, alpha=alpha, power=power, paired=False)
+    else:
+        count = len(seeds)
+        verdict = (
+            f"Cannot compare {variant} with {baseline}: {count} shared seed(s), and fewer than "
+            "2 runs on one side. Score both on the same seeds (at least 2, better 5), e.g. "
+            "`datacur evaluate VARIANT --seeds 5`."
+        )
+        diff = (
+            float(np.mean(other - base))
+            if count
+            else _mean(variant_scores.values()) - _mean(baseline_scores.values())
+        )
+        return Difference(
+            variant=variant,
+            baseline=baseline,
+            method="none",
+            shared_seeds=tuple(seeds),
+            n=count,
+            diff=diff,
+            sd=math.nan,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            p_value=math.nan,
+            wilcoxon_p=None,
+            significant=False,
+            seeds_needed=None,
+            verdict=verdict,
+        )
+
+    significant = p_value < alpha
+    interval = f"{confidence} CI [{low:+.4f}, {high:+.4f}]"
+    over = f"over {n} shared seeds" if method == "paired t" else f"unpaired, no shared seeds ({n}+)"
+    if significant:
+        direction = "better" if diff > 0 else "worse"
+        verdict = (
+            f"{variant} is {direction} than {baseline} by {diff:+.4f} ({interval}, "
+            f"{method} p = {p_value:.3g}, {over})."
+        )
+    elif diff == 0:
+        verdict = (
+            f"Cannot tell {variant} from {baseline}: no difference at all {over} "
+            f"(p = {p_value:.3g}); {_format_seeds_needed(None, n, diff)}."
+        )
+    else:
+        verdict = (
+            f"Cannot tell {variant} from {baseline}: difference {diff:+.4f} ({interval} "
+            f"includes 0, {method} p = {p_value:.3g}, {over}); "
+            f"{_format_seeds_needed(needed, n, diff)} at {power:.0%} power."
+        )
+    return Difference(
+        variant=variant,
+        baseline=baseline,
+        method=method,
+        shared_seeds=tuple(seeds),
+        n=n,
+        diff=diff,
+        sd=sd,
+        ci_low=low,
+        ci_high=high,
+        p_value=p_value,
+        wilcoxon_p=wilcoxon_p,
+        significant=significant,
+        seeds_needed=needed,
+        verdict=verdict,
+    )
+
+
+# --------------------------------------------------------------------------- naming variants
+
+
+@dataclass(frozen=True)
+class VariantRef:
+    """A variant named on the command line, resolved to a content hash."""
+
+    spec: str  # what the user typed
+    variant: str  # the name stored with its newest run (or the folder name)
+    variant_hash: str
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(char in "0123456789abcdef" for char in text.lower())
+
+
+def resolve_variants(
+    specs: Sequence[str], runs: Sequence[StoredRun], *, cwd: Path | None = None
+) -> list[VariantRef]:
+    """Resolve variant names to content hashes.
+
+    A spec is tried as, in order: an existing variant folder (its content hash is computed,
+    so a rebuilt folder finds the runs of its current content), a variant name stored with
+    runs, then a prefix of at least :data:`MIN_HASH_PREFIX` hex digits of a variant hash.
+
+    Raises:
+        VariantError: a spec matches nothing, or matches several variants, naming them.
+    """
+    from datacur.variant import compute_content_hash, list_variant_images
+
+    names: dict[str, dict[str, None]] = {}  # name -> hashes, newest last
+    latest_name: dict[str, str] = {}
+    for run in runs:
+        names.setdefault(run.variant, {})[run.variant_hash] = None
+        latest_name[run.variant_hash] = run.variant
+    refs: list[VariantRef] = []
+    for spec in specs:
+        folder = (cwd or Path.cwd()) / spec
+        if folder.is_dir():
+            variant_hash = compute_content_hash(list_variant_images(folder))
+            name = latest_name.get(variant_hash, folder.resolve().name)
+            refs.append(VariantRef(spec, name, variant_hash))
+            continue
+        if spec in names:
+            hashes = list(names[spec])
+            if len(hashes) > 1:
+                listed = ", ".join(h[:12] for h in hashes)
+                raise VariantError(
+                    f"{spec}: this name was stored with {len(hashes)} different contents "
+                    f"({listed}). Name one by hash prefix, or give the variant folder."
+                )
+            refs.append(VariantRef(spec, spec, hashes[0]))
+            continue
+        if len(spec) >= MIN_HASH_PREFIX and _is_hex(spec):
+            matches = sorted(h for h in latest_name if h.startswith(spec.lower()))
+            if len(matches) == 1:
+                refs.append(VariantRef(spec, latest_name[matches[0]], matches[0]))
+                continue
+            if len(matches) > 1:
+                listed = ", ".join(f"{latest_name[h]} ({h[:12]})" for h in matches)
+                raise VariantError(
+                    f"{spec}: hash prefix matches {len(matches)} variants: {listed}. "
+                    "Give more digits."
+                )
+        known = ", ".join(sorted(names)) or "none yet"
+        raise VariantError(
+            f"{spec}: not a variant folder, a variant name with runs, or a hash prefix "
+            f"(>= {MIN_HASH_PREFIX} hex digits) in the results database. Known names: {known}. "
+            "Score it first with `datacur evaluate`."
+        )
+    return refs
+
+
+# --------------------------------------------------------------------------- the comparison
+
+
+@dataclass(frozen=True)
+class VariantStats:
+    """One variant's scores over seeds within the comparison's context."""
+
+    variant: str
+    variant_hash: str
+    spec: str
+    n: int
+    seeds: tuple[int, ...]
+    scores: tuple[float, ...]  # one per seed, in seed order
+    mean: float
+    sd: float
+    ci_low: float
+    ci_high: float
+    mean_val: float
+    per_class: dict[str, float]  # mean over runs, CLASSES order; NaN when a class is absent
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Variants side by side on one test set, model and schedule."""
+
+    test_name: str | None
+    test_hash: str | None
+    model: str
+    epochs: int
+    alpha: float
+    power: float
+    variants: list[VariantStats]
+    differences: list[Difference]  # one per variant after the first, against the first
+    notes: list[str]
+
+    @property
+    def scored_on(self) -> str:
+        return self.test_name or "val"
+
+
+def _context(run: StoredRun) -> ContextKey:
+    return (run.test_hash, run.model, run.epochs)
+
+
+def _describe(key: ContextKey, runs: Sequence[StoredRun]) -> str:
+    name = next((run.test_name for run in runs if _context(run) == key), None)
+    test_hash, model, epochs = key
+    where = f"test {name} ({test_hash[:8]})" if test_hash else "val only"
+    return f"{where}, model {model}, {epochs} epochs"
+
+
+def _choose_context(
+    refs: Sequence[VariantRef], runs_by_hash: Mapping[str, list[StoredRun]]
+) -> ContextKey:
+    available = [{_context(run) for run in runs_by_hash[ref.variant_hash]} for ref in refs]
+    for ref, keys in zip(refs, available, strict=True):
+        if not keys:
+            raise StoreError(
+                f"{ref.spec}: no runs of this variant ({ref.variant_hash[:12]}) match the "
+                "filters. Score it with `datacur evaluate`, or relax --test/--epochs/--model."
+            )
+    common = set.intersection(*available)
+    all_runs = [run for runs in runs_by_hash.values() for run in runs]
+    if len(common) == 1:
+        return next(iter(common))
+    if not common:
+        lines = "; ".join(
+            f"{ref.spec}: " + " | ".join(_describe(key, all_runs) for key in sorted(keys, key=str))
+            for ref, keys in zip(refs, available, strict=True)
+        )
+        raise StoreError(
+            f"The variants were never scored under the same test set, model and epochs "
+            f"({lines}). Evaluate them with the same --test and --epochs."
+        )
+    options = " | ".join(_describe(key, all_runs) for key in sorted(common, key=str))
+    raise StoreError(
+        f"The variants share several test sets/schedules ({options}). Choose one with "
+        "--test NAME and/or --epochs N."
+    )
+
+
+def compare_variants(
+    specs: Sequence[str],
+    *,
+    db_path: Path | None = None,
+    test_name: str | None = None,
+    epochs: int | None = None,
+    model: str | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    cwd: Path | None = None,
+) -> Comparison:
+    """Summarise each variant over its seeds and test each against the first.
+
+    Args:
+        specs: variant folders, names or hash prefixes; the first is the baseline.
+        db_path: results database (default: :func:`datacur.store.default_results_db`).
+        test_name, epochs, model: keep only runs scored on this test set (folder name),
+            trained this many epochs, with this model. Runs are compared only within one
+            test set content, model and schedule; when the variants share several, these
+            filters choose.
+        alpha: significance level (the intervals are ``1 - alpha``).
+        power: power for the "seeds needed" estimate.
+        cwd: folder that relative variant paths are resolved against (default: cwd).
+
+    Returns:
+        A :class:`Comparison`.
+
+    Raises:
+        VariantError: a spec names no variant, or several.
+        StoreError: no comparable runs (the message says which filters to use).
+
+    Example:
+        >>> comparison = compare_variants(
+        ...     ["datasets/dcai-2021", "datasets/clean"], test_name="dev-test"
+        ... )
+    """
+    if not specs:
+        raise VariantError("Name at least one variant (folder, name or hash prefix).")
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise StoreError(f"alpha and power must be between 0 and 1 (received {alpha}, {power}).")
+    all_runs = load_runs(db_path, test_name=test_name, model=model)
+    if epochs is not None:
+        all_runs = [run for run in all_runs if run.epochs == epochs]
+    if not all_runs:
+        raise StoreError(
+            f"{db_path or 'results database'}: no runs match (test={test_name}, "
+            f"epochs={epochs}, model={model}). Score variants with `datacur evaluate` first."
+        )
+    refs = resolve_variants(specs, all_runs, cwd=cwd)
+    seen: dict[str, str] = {}
+    for ref in refs:
+        if ref.variant_hash in seen:
+            raise VariantError(
+                f"{ref.spec} and {seen[ref.variant_hash]} are the same variant content "
+                f"({ref.variant_hash[:12]}). Name each variant once."
+            )
+        seen[ref.variant_hash] = ref.spec
+    runs_by_hash = {
+        ref.variant_hash: [run for run in all_runs if run.variant_hash == ref.variant_hash]
+        for ref in refs
+    }
+    key = _choose_context(refs, runs_by_hash)
+    test_hash, model_name, n_epochs = key
+    context_runs = {
+        h: [run for run in runs if _context(run) == key] for h, runs in runs_by_hash.items()
+    }
+    test_label = next((run.test_name for run in context_runs[refs[0].variant_hash]), None)
+
+    variants: list[VariantStats] = []
+    per_seed: list[dict[int, float]] = []
+    for ref in refs:
+        runs = context_runs[ref.variant_hash]
+        by_seed = scores_by_seed(runs)
+        per_seed.append(by_seed)
+        mean, sd, low, high = summarize_scores(list(by_seed.values()), confidence=1 - alpha)
+        variants.append(
+            VariantStats(
+                variant=ref.variant,
+                variant_hash=ref.variant_hash,
+                spec=ref.spec,
+                n=len(by_seed),
+                seeds=tuple(by_seed),
+                scores=tuple(by_seed.values()),
+                mean=mean,
+                sd=sd,
+                ci_low=low,
+                ci_high=high,
+                mean_val=_mean(run.val_accuracy for run in runs),
+                per_class={
+                    label: _mean(run.per_class.get(label, math.nan) for run in runs)
+                    for label in CLASSES
+                },
+            )
+        )
+
+    differences: list[Difference] = []
+    base_ref = refs[0]
+    for index in range(1, len(refs)):
+        ref = refs[index]
+        difference = assess_difference(
+            per_seed[0],
+            per_seed[index],
+            variant=ref.variant,
+            baseline=base_ref.variant,
+            alpha=alpha,
+            power=power,
+        )
+        shared = set(difference.shared_seeds)
+        per_class = {}
+        for label in CLASSES:
+            # Per-class change over the shared seeds when there are any (paired), else over
+            # all runs: the same procedure as the overall difference.
+            def class_mean(h: str, shared: set[int] = shared, label: str = label) -> float:
+                runs = context_runs[h]
+                chosen = [run for run in runs if not shared or run.seed in shared]
+                return _mean(run.per_class.get(label, math.nan) for run in chosen)
+
+            per_class[label] = class_mean(ref.variant_hash) - class_mean(base_ref.variant_hash)
+        differences.append(replace(difference, per_class=per_class))
+
+    notes: list[str] = []
+    if test_hash is None:
+        notes.append(
+            "Scored on val: the checkpoint was chosen on val, so these accuracies are "
+            "optimistic. Score on a held-out set with --test for an honest comparison."
+        )
+    if any(stat.n < 2 for stat in variants):
+        notes.append(
+            "A variant has a single seed: its spread is unknown. Run at least 3 seeds per "
+            "variant (`datacur evaluate VARIANT --seeds 3`)."
+        )
+    return Comparison(
+        test_name=test_label,
+        test_hash=test_hash,
+        model=model_name,
+        epochs=n_epochs,
+        alpha=alpha,
+        power=power,
+        variants=variants,
+        differences=differences,
+        notes=notes,
+    )

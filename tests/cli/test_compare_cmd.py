@@ -1,0 +1,46 @@
+"""``datacur compare`` through CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from datacur.cli import build_app
+from tests._report_fakes import store_runs
+
+runner = CliRunner()
+
+
+def test_compare_table_and_verdicts(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    store_runs(db, "raw", {0: 0.70, 1: 0.72, 2: 0.68})
+    store_runs(db, "clean", {0: 0.78, 1: 0.80, 2: 0.77})
+    store_runs(db, "same", {0: 0.71, 1: 0.71, 2: 0.69})
+    result = runner.invoke(build_app(), ["compare", "raw", "clean", "same", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "clean is better than raw by +0.0833" in result.stdout
+    assert "Cannot tell same from raw" in result.stdout
+    assert "Per-class accuracy change vs raw" in result.stdout
+
+
+def test_compare_json(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    store_runs(db, "raw", {0: 0.70})
+    store_runs(db, "clean", {0: 0.78})
+    result = runner.invoke(build_app(), ["compare", "raw", "clean", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert [v["variant"] for v in payload["variants"]] == ["raw", "clean"]
+    assert payload["variants"][0]["sd"] is None  # NaN written as null
+    assert payload["differences"][0]["method"] == "none"
+
+
+def test_compare_unknown_variant_is_an_error(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    store_runs(db, "raw", {0: 0.70})
+    result = runner.invoke(build_app(), ["compare", "raw", "nope", "--db", str(db)])
+    assert result.exit_code == 1
+    assert "Error: nope: not a variant folder" in result.stderr
+    assert result.stdout == ""

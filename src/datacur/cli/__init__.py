@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.check_cmd",
     "datacur.cli.noise_cmd",
     "datacur.cli.apply_cmd",
+    "datacur.cli.review_cmd",
     "datacur.cli.augment_cmd",
     "datacur.cli.compare_cmd",
 )

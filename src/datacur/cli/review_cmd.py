@@ -1,0 +1,55 @@
+"""``datacur review``: the terminal UI over issues.csv; decisions go to review.jsonl."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from datacur.cli._common import JsonOption, out_console
+from datacur.review import DEFAULT_LABEL_BOOK, ReviewApp, load_review
+
+
+def review(
+    issues: Annotated[Path, typer.Argument(help="issues.csv written by `datacur noise`.")],
+    journal: Annotated[
+        Path, typer.Option("--journal", help="Decisions journal (appended, resumed).")
+    ] = Path("review.jsonl"),
+    variant: Annotated[
+        Path | None,
+        typer.Option(help="Variant folder, if it moved since `noise` [default: from the CSV]."),
+    ] = None,
+    label_book: Annotated[
+        Path, typer.Option(help="Label book shown beside each image (class folders).")
+    ] = DEFAULT_LABEL_BOOK,
+    as_json: JsonOption = False,
+) -> None:
+    """Review the flagged images of ISSUES: keep, relabel or drop each, with a preview.
+
+    Keys: k keep, r relabel to the suggestion, t type a class, d drop, u undo, s skip,
+    n/p next/previous, f/c filter by issue/class, o sort, ? help, q quit. Every decision is
+    appended to the journal at once; run the same command again to resume. Then turn the
+    journal into a new variant with `datacur apply`.
+
+    Example: datacur review issues.csv --journal review.jsonl
+    """
+    rows, variant_dir = load_review(issues, variant_dir=variant)
+    app = ReviewApp(rows, journal, variant_dir=variant_dir, label_book=label_book)
+    app.run()
+    progress = app.progress
+    if as_json:
+        out_console.print_json(json.dumps({"journal": str(journal), **asdict(progress)}))
+        return
+    out_console.print(
+        f"reviewed {progress.reviewed} / {progress.total} "
+        f"(kept {progress.kept}, relabelled {progress.relabelled}, dropped {progress.dropped}); "
+        f"decisions in {journal}. Next: datacur apply {variant_dir} {journal} --out DIR"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``review`` to the root app."""
+    app.command(name="review")(review)

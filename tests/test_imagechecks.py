@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import draw_numeral
 from datacur.imagechecks import (
     ISSUE_TYPES,
     ImageCheckOptions,
@@ -19,6 +18,7 @@ from datacur.imagechecks import (
     measure_ink,
 )
 from datacur.variant import list_variant_images
+from tests.conftest import draw_numeral
 
 
 def _issues_by_path(variant: Path) -> dict[str, set[str]]:

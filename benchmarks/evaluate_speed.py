@@ -1,0 +1,193 @@
+"""Time the fixed evaluator against the straight competition script, in one run.
+
+Prints, on the same data and epochs:
+  1. the straight 2021 script (tests/reference/competition_script.py), one run;
+  2. `datacur evaluate`'s default fast path, one run, and the ratio to (1);
+  3. fast multi-seed throughput (`--seeds` runs on all cores) in runs/hour, and the ratio
+     to running the straight script once per seed, one after another;
+  4. peak resident memory of each phase.
+
+With `--accuracy`, also trains `--accuracy-seeds` seeds of the exact path and of the fast
+path for `--accuracy-epochs` (100 = the competition schedule) and prints means, spreads and
+a Welch t-test; those runs go to the results DB given by --db so they can be re-read.
+
+Usage:
+    .venv/bin/python benchmarks/evaluate_speed.py --epochs 10
+    .venv/bin/python benchmarks/evaluate_speed.py --skip-timing --accuracy --accuracy-epochs 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _peak_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def time_straight_script(variant: Path, test: Path, epochs: int, seed: int) -> tuple[float, float]:
+    """Run the straight script in a fresh process; return (seconds, test accuracy)."""
+    import json
+    import subprocess
+
+    code = (
+        "import json, sys, tempfile, time, warnings\n"
+        "warnings.filterwarnings('ignore')\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from tests.reference.competition_script import run_competition_script\n"
+        "start = time.perf_counter()\n"
+        f"out = run_competition_script({str(variant)!r}, {str(test)!r}, epochs={epochs}, "
+        f"seed={seed}, checkpoint_dir=tempfile.mkdtemp())\n"
+        "print(json.dumps({'seconds': time.perf_counter() - start, "
+        "'test_accuracy': float(out['test_accuracy'])}))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    )
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result["seconds"], result["test_accuracy"]
+
+
+def time_fast_single(variant: Path, test: Path, epochs: int, seed: int) -> tuple[float, float]:
+    """One default-path run in a fresh process (fair: includes TF start-up and compile)."""
+    import json
+    import subprocess
+
+    code = (
+        "import json, sys, time\n"
+        "from pathlib import Path\n"
+        "from datacur.evaluate import evaluate_variant\n"
+        "start = time.perf_counter()\n"
+        f"r = evaluate_variant(Path({str(variant)!r}), test_dir=Path({str(test)!r}), "
+        f"seed={seed}, epochs={epochs})\n"
+        "print(json.dumps({'seconds': time.perf_counter() - start, "
+        "'test_accuracy': r.test_accuracy}))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    )
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result["seconds"], result["test_accuracy"]
+
+
+def time_fast_many(variant: Path, test: Path, epochs: int, seeds: list[int]) -> float:
+    """Wall time of `evaluate_seeds` over `seeds` with one worker per core."""
+    from datacur.evaluate import evaluate_seeds
+
+    start = time.perf_counter()
+    evaluate_seeds(variant, seeds, test_dir=test, epochs=epochs)
+    return time.perf_counter() - start
+
+
+def accuracy_comparison(variant: Path, test: Path, epochs: int, seeds: list[int], db: Path) -> None:
+    from scipy import stats
+
+    from datacur.evaluate import evaluate_seeds
+    from datacur.store import load_runs, save_run
+
+    scores: dict[str, list[float]] = {}
+    vals: dict[str, list[float]] = {}
+    for exact in (False, True):
+        label = "exact" if exact else "fast"
+        done = {
+            run.seed: run
+            for run in load_runs(db)
+            if run.path == label and run.epochs == epochs and run.test_name == test.name
+        }
+        todo = [seed for seed in seeds if seed not in done]
+        if todo:
+            print(f"training {label} path, seeds {todo}, {epochs} epochs ...", flush=True)
+            evaluate_seeds(
+                variant,
+                todo,
+                test_dir=test,
+                epochs=epochs,
+                exact=exact,
+                on_result=lambda result: save_run(result, db),
+            )
+        runs = [
+            run
+            for run in load_runs(db)
+            if run.path == label
+            and run.epochs == epochs
+            and run.seed in seeds
+            and run.test_name == test.name
+        ]
+        scores[label] = [run.test_accuracy for run in runs]
+        vals[label] = [run.val_accuracy for run in runs]
+        print(
+            f"{label:>5}: test acc {statistics.fmean(scores[label]):.4f} ± "
+            f"{statistics.stdev(scores[label]):.4f} (seeds {[r.seed for r in runs]}: "
+            f"{[round(s, 4) for s in scores[label]]}); val acc "
+            f"{statistics.fmean(vals[label]):.4f} ± {statistics.stdev(vals[label]):.4f}"
+        )
+    for name, data in (("test", scores), ("val", vals)):
+        welch = stats.ttest_ind(data["fast"], data["exact"], equal_var=False)
+        difference = statistics.fmean(data["fast"]) - statistics.fmean(data["exact"])
+        print(
+            f"{name}: fast - exact = {difference:+.4f}; Welch t-test p = {welch.pvalue:.3f} "
+            f"({'indistinguishable' if welch.pvalue > 0.05 else 'DIFFERENT'} at 5%)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", type=Path, default=ROOT / "datasets" / "dcai-2021")
+    parser.add_argument("--test", type=Path, default=ROOT / "datasets" / "label-book")
+    parser.add_argument("--epochs", type=int, default=10, help="timing schedule (default 10)")
+    parser.add_argument("--seeds", type=int, default=4, help="runs for the throughput figure")
+    parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--accuracy", action="store_true")
+    parser.add_argument("--accuracy-epochs", type=int, default=100)
+    parser.add_argument("--accuracy-seeds", type=int, default=3)
+    parser.add_argument(
+        "--db", type=Path, default=Path(tempfile.gettempdir()) / "datacur-bench-accuracy.db"
+    )
+    args = parser.parse_args()
+    print(f"data: {args.variant} (test: {args.test}); cores: {os.cpu_count()}")
+
+    if not args.skip_timing:
+        print(f"timing schedule: {args.epochs} epochs, seed 0")
+        straight_s, straight_acc = time_straight_script(args.variant, args.test, args.epochs, 0)
+        print(f"straight competition script:   {straight_s:7.1f} s  (test acc {straight_acc:.3f})")
+        fast_s, fast_acc = time_fast_single(args.variant, args.test, args.epochs, 0)
+        print(
+            f"datacur evaluate (fast path):  {fast_s:7.1f} s  (test acc {fast_acc:.3f})  "
+            f"speed-up x{straight_s / fast_s:.2f}"
+        )
+        seeds = list(range(args.seeds))
+        many_s = time_fast_many(args.variant, args.test, args.epochs, seeds)
+        fast_rate = len(seeds) / many_s * 3600
+        straight_rate = 3600 / straight_s
+        print(
+            f"fast, {len(seeds)} seeds on all cores: {many_s:7.1f} s = {fast_rate:.1f} runs/h vs "
+            f"straight one after another {straight_rate:.1f} runs/h: throughput "
+            f"x{fast_rate / straight_rate:.2f}"
+        )
+        print(
+            f"peak RSS: this process {_peak_mb():.0f} MB, largest child "
+            f"{_peak_mb(resource.RUSAGE_CHILDREN):.0f} MB"
+        )
+    if args.accuracy:
+        accuracy_comparison(
+            args.variant,
+            args.test,
+            args.accuracy_epochs,
+            list(range(args.accuracy_seeds)),
+            args.db,
+        )
+
+
+if __name__ == "__main__":
+    main()

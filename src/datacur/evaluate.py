@@ -35,7 +35,14 @@ from datacur.cap import measure_cap, require_under_cap
 from datacur.check import require_readable
 from datacur.errors import EvaluationError
 from datacur.labels import CLASSES
-from datacur.model import BATCH_SIZE, IMAGE_SIZE, build_fixed_model, compile_fixed_model
+from datacur.model import (
+    BATCH_SIZE,
+    DEFAULT_MODEL,
+    IMAGE_SIZE,
+    MODELS,
+    build_model,
+    compile_fixed_model,
+)
 from datacur.variant import (
     compute_content_hash,
     list_folder_images,
@@ -239,6 +246,7 @@ def _train_exact(
     epochs: int,
     workdir: Path,
     callbacks: list[Any],
+    model_name: str = DEFAULT_MODEL,
 ) -> _Trained:
     """The straight port of the 2021 script (Keras 3 spelling), decoding from disk."""
     import keras
@@ -249,7 +257,7 @@ def _train_exact(
     valid = _loader(variant_dir / "val", shuffle=True)
     test = _loader(test_dir, shuffle=False) if test_dir is not None else None
 
-    model = compile_fixed_model(build_fixed_model())
+    model = compile_fixed_model(build_model(model_name))
     model.evaluate(valid, verbose=0)  # the script scores the untrained model first
     checkpoint_path = workdir / "best_model.weights.h5"
     checkpoint = keras.callbacks.ModelCheckpoint(
@@ -305,6 +313,7 @@ def _train_fast(
     callbacks: list[Any],
     jit_compile: bool,
     steps_per_execution: int,
+    model_name: str = DEFAULT_MODEL,
 ) -> _Trained:
     """Same procedure as :func:`_train_exact`, with decoded arrays and compiled steps."""
     import keras
@@ -346,7 +355,7 @@ def _train_fast(
     valid = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(VAL_BATCH)
 
     model = compile_fixed_model(
-        build_fixed_model(), jit_compile=jit_compile, steps_per_execution=steps_per_execution
+        build_model(model_name), jit_compile=jit_compile, steps_per_execution=steps_per_execution
     )
     checkpoint_path = workdir / "best_model.weights.h5"
     checkpoint = keras.callbacks.ModelCheckpoint(
@@ -420,6 +429,7 @@ def evaluate_variant(
     steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION,
     progress: ProgressCallback | None = None,
     variant_name: str | None = None,
+    model: str = DEFAULT_MODEL,
 ) -> RunResult:
     """Train the fixed model on a variant and score it, as the competition script does.
 
@@ -435,6 +445,8 @@ def evaluate_variant(
             procedure; ``False``/``1`` reproduce the exact path's numbers).
         progress: called after every epoch with an :class:`EpochLog`.
         variant_name: name recorded for the variant (default: the folder name).
+        model: registry name of the model (``datacur.model.MODELS``); ``fixed`` is the
+            competition's. Every model gets the same data, optimiser and checkpoint rule.
 
     Returns:
         A :class:`RunResult`.
@@ -452,6 +464,10 @@ def evaluate_variant(
     variant_dir = Path(variant_dir)
     if epochs < 1:
         raise EvaluationError(f"epochs must be >= 1 (received {epochs}).")
+    if model not in MODELS:
+        raise EvaluationError(
+            f"unknown model {model!r}; choose one of {', '.join(MODELS)} (see `datacur models`)."
+        )
     images = list_variant_images(variant_dir)
     require_under_cap(measure_cap(variant_dir))
     test_images = list_folder_images(Path(test_dir)) if test_dir is not None else []
@@ -469,6 +485,7 @@ def evaluate_variant(
                 epochs=epochs,
                 workdir=Path(tmp),
                 callbacks=callbacks,
+                model_name=model,
             )
         else:
             trained = _train_fast(
@@ -480,6 +497,7 @@ def evaluate_variant(
                 callbacks=callbacks,
                 jit_compile=jit_compile,
                 steps_per_execution=steps_per_execution,
+                model_name=model,
             )
 
     pred_idx = np.argmax(trained.logits, axis=1)
@@ -499,7 +517,7 @@ def evaluate_variant(
         seed=seed,
         epochs=epochs,
         path="exact" if exact else "fast",
-        model="fixed",
+        model=model,
         best_epoch=_best_epoch(trained.history["val_accuracy"]),
         val_accuracy=trained.val_accuracy,
         val_loss=trained.val_loss,

@@ -1,23 +1,40 @@
-"""The competition's fixed model, ported to Keras 3, and nothing else.
+"""The models datacur trains: the competition's fixed model and a registry of second opinions.
 
-ResNet50 (``weights=None``) cut at ``conv2_block3_out``, fed through
-``resnet.preprocess_input``, then ``GlobalAveragePooling2D`` and ``Dense(10)`` logits;
+The fixed model (registry name ``fixed``): ResNet50 (``weights=None``) cut at
+``conv2_block3_out``, fed through ``resnet.preprocess_input``, then
+``GlobalAveragePooling2D`` and ``Dense(10)`` logits;
 Adam(1e-4), ``CategoricalCrossentropy(from_logits=True)``, accuracy. Keras 3 differences from
 the 2021 script: ``learning_rate=`` instead of ``lr=``, and ``outputs=`` a tensor rather than
 a one-item list. TensorFlow is imported inside the functions so importing datacur is cheap.
+
+Other models (``resnet50``, ``small-cnn``) answer "does a better dataset help other models
+too?" (issue 10). They share the head, optimiser, loss, batch size, epochs and checkpoint
+rule; only the feature extractor differs. Each is one entry in ``MODELS``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from datacur.errors import EvaluationError
 
 __all__ = [
     "BATCH_SIZE",
+    "DEFAULT_MODEL",
     "IMAGE_SIZE",
     "LEARNING_RATE",
+    "MODELS",
+    "ModelSpec",
     "build_fixed_model",
+    "build_model",
+    "build_resnet50_model",
+    "build_small_cnn_model",
     "compile_fixed_model",
+    "count_parameters",
     "embedding_model",
+    "register_model",
 ]
 
 IMAGE_SIZE: tuple[int, int] = (32, 32)
@@ -74,3 +91,110 @@ def embedding_model(model: Any) -> Any:
 
     pooled = model.layers[-2].output
     return keras.Model(model.inputs, pooled)
+
+
+def _head(inputs: Any, features: Any) -> Any:
+    """The fixed model's head on any feature map: global average pooling, Dense(10) logits."""
+    import keras
+
+    x = keras.layers.GlobalAveragePooling2D()(features)
+    x = keras.layers.Dense(10)(x)
+    return keras.Model(inputs, x)
+
+
+def build_resnet50_model() -> Any:
+    """The full ResNet50 (``weights=None``, no top) at 32x32 with the fixed model's head."""
+    import keras
+
+    backbone = keras.applications.ResNet50(
+        input_shape=(*IMAGE_SIZE, 3), include_top=False, weights=None
+    )
+    inputs = keras.Input(shape=(*IMAGE_SIZE, 3))
+    x = keras.applications.resnet.preprocess_input(inputs)
+    return _head(inputs, backbone(x))
+
+
+SMALL_CNN_FILTERS: tuple[int, ...] = (32, 64, 128)
+SMALL_CNN_DROPOUT = 0.3
+
+
+def build_small_cnn_model() -> Any:
+    """A compact CNN trained from scratch: three conv-BN-ReLU x2 + max-pool blocks, dropout.
+
+    Inputs are scaled to [0, 1]; filters double per block (32, 64, 128); 290 k
+    parameters, about as many as the cut ResNet50's 232 k (see ``datacur models``).
+    """
+    import keras
+
+    inputs = keras.Input(shape=(*IMAGE_SIZE, 3))
+    x = keras.layers.Rescaling(1.0 / 255)(inputs)
+    for filters in SMALL_CNN_FILTERS:
+        for _ in range(2):
+            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.ReLU()(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Dropout(SMALL_CNN_DROPOUT)(x)
+    return _head(inputs, x)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A named model: how to build it (uncompiled) and one line on what it is."""
+
+    name: str
+    description: str
+    build: Callable[[], Any]
+
+
+MODELS: dict[str, ModelSpec] = {}
+"""The model registry; ``fixed`` is the competition's model and the default everywhere."""
+
+DEFAULT_MODEL = "fixed"
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Add a model to the registry; a duplicate name is an error (no silent override)."""
+    if spec.name in MODELS:
+        raise ValueError(f"model {spec.name!r} is already registered")
+    MODELS[spec.name] = spec
+    return spec
+
+
+register_model(
+    ModelSpec(
+        "fixed",
+        "the competition's model: ResNet50 cut at conv2_block3_out, GAP, Dense(10)",
+        build_fixed_model,
+    )
+)
+register_model(
+    ModelSpec(
+        "resnet50", "the full ResNet50 (no weights) at 32x32, same head", build_resnet50_model
+    )
+)
+register_model(
+    ModelSpec(
+        "small-cnn",
+        "a compact CNN from scratch: 3 conv/BN/pool blocks, dropout, same head",
+        build_small_cnn_model,
+    )
+)
+
+
+def build_model(name: str = DEFAULT_MODEL) -> Any:
+    """Build a registered model by name (uncompiled).
+
+    Raises:
+        EvaluationError: unknown name, listing the registered ones.
+    """
+    if name not in MODELS:
+        raise EvaluationError(
+            f"unknown model {name!r}; choose one of {', '.join(MODELS)} (see `datacur models`)."
+        )
+    return MODELS[name].build()
+
+
+def count_parameters(name: str) -> int:
+    """Number of parameters (trainable and not) of a registered model."""
+    return int(build_model(name).count_params())

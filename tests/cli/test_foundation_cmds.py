@@ -91,3 +91,16 @@ def test_evaluate_trains_prints_json_and_stores_the_run(tmp_path: Path, make_var
     assert payload["epochs"] == 1 and payload["runs"][0]["seed"] == 3
     (stored,) = load_runs(db)
     assert stored.seed == 3 and stored.variant == "v" and stored.scored_on == "val"
+
+
+def test_models_lists_the_registry_with_sizes() -> None:
+    result = runner.invoke(app, ["models", "--json"])
+    assert result.exit_code == 0
+    rows = {row["name"]: row["parameters"] for row in json.loads(result.stdout)}
+    assert rows["fixed"] == 232_330 and set(rows) == {"fixed", "resnet50", "small-cnn"}
+
+
+def test_evaluate_rejects_an_unknown_model(tmp_path: Path, make_variant) -> None:
+    variant = make_variant(tmp_path / "v", n_train=1, n_val=1)
+    result = runner.invoke(app, ["evaluate", str(variant), "--model", "vgg"])
+    assert result.exit_code == 1 and "unknown --model 'vgg'" in result.stderr

@@ -22,6 +22,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.evaluate_cmd",
     "datacur.cli.leaderboard_cmd",
+    "datacur.cli.models_cmd",
     "datacur.cli.cap_cmd",
     "datacur.cli.check_cmd",
     "datacur.cli.noise_cmd",

@@ -22,7 +22,7 @@ def _render_runs(results: list, db_path: Path | None) -> None:
     runs: list[RunResult] = results
     first = runs[0]
     title = (
-        f"{first.variant} — fixed model, {first.epochs} epochs, {first.path} path, "
+        f"{first.variant} — {first.model} model, {first.epochs} epochs, {first.path} path, "
         f"scored on {first.test_name or 'val'}"
     )
     table = Table(title=title)
@@ -86,6 +86,13 @@ def evaluate(
         bool,
         typer.Option("--exact", help="Run the straight port of the competition script (slower)."),
     ] = False,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="Model to train: fixed (the competition's, default), resnet50, small-cnn. "
+            "See `datacur models`."
+        ),
+    ] = "fixed",
     jobs: Annotated[
         int | None,
         typer.Option(help="Worker processes for --seeds (default: one per core)."),
@@ -107,11 +114,16 @@ def evaluate(
     """
     from datacur.cap import measure_cap, require_under_cap
     from datacur.evaluate import EpochLog, RunResult, evaluate_seeds
+    from datacur.model import MODELS
     from datacur.store import default_results_db, save_run
     from datacur.variant import list_folder_images, list_variant_images
 
     if seeds < 1:
         raise EvaluationError(f"--seeds must be >= 1 (received {seeds}).")
+    if model not in MODELS:
+        raise EvaluationError(
+            f"unknown --model {model!r}; choose one of {', '.join(MODELS)} (see `datacur models`)."
+        )
     # Fail on bad input before any process starts or any TensorFlow import.
     list_variant_images(variant)
     require_under_cap(measure_cap(variant))
@@ -157,6 +169,7 @@ def evaluate(
             test_dir=test,
             epochs=epochs,
             exact=exact,
+            model=model,
             variant_name=variant.resolve().name,
         )
 
@@ -167,6 +180,7 @@ def evaluate(
             "test": results[0].test_name,
             "epochs": epochs,
             "path": results[0].path,
+            "model": results[0].model,
             "runs": [
                 {k: v for k, v in run.to_dict().items() if k != "predictions"} for run in results
             ],

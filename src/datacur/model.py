@@ -90,7 +90,7 @@ def embedding_model(model: Any) -> Any:
     import keras
 
     pooled = model.layers[-2].output
-    return keras.Model(model.inputs, pooled)
+    return keras.Model(model.input, pooled)
 
 
 def _head(inputs: Any, features: Any) -> Any:

@@ -7,6 +7,9 @@ Prints, on the same data and epochs:
      to running the straight script once per seed, one after another;
   4. peak resident memory of each phase.
 
+With `--memory`, evaluates a 10,000-count variant (hard links to the starter images) for
+one epoch in a fresh process and prints its peak RSS (the target is 4 GB).
+
 With `--accuracy`, also trains `--accuracy-seeds` seeds of the exact path and of the fast
 path for `--accuracy-epochs` (100 = the competition schedule) and prints means, spreads and
 a Welch t-test; those runs go to the results DB given by --db so they can be re-read.
@@ -90,6 +93,52 @@ def time_fast_many(variant: Path, test: Path, epochs: int, seeds: list[int]) -> 
     return time.perf_counter() - start
 
 
+def build_capped_variant(source: Path, out: Path, *, train: int = 7000, val: int = 3000) -> Path:
+    """A 10,000-count variant made of hard links to the starter images, cycled per class."""
+    from datacur.labels import CLASSES
+    from datacur.variant import list_variant_images
+
+    images = list_variant_images(source)
+    for split, total in (("train", train), ("val", val)):
+        pool = [image for image in images if image.split == split]
+        for index in range(total):
+            image = pool[index % len(pool)]
+            target = out / split / image.label / f"{index:05d}{image.path.suffix}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(image.path, target)
+        for label in CLASSES:
+            (out / split / label).mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def peak_memory_10k(source: Path, test: Path, epochs: int) -> float:
+    """Peak RSS (MB) of a fresh process evaluating a 10,000-count variant on the fast path."""
+    import json
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        variant = build_capped_variant(source, Path(tmp) / "capped")
+        code = (
+            "import json, resource\n"
+            "from pathlib import Path\n"
+            "from datacur.evaluate import evaluate_variant\n"
+            f"r = evaluate_variant(Path({str(variant)!r}), test_dir=Path({str(test)!r}), "
+            f"epochs={epochs})\n"
+            "print(json.dumps({'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss "
+            "/ 1024, 'train': r.counts['train'], 'val': r.counts['val'], "
+            "'s_per_epoch': r.timings['per_epoch_s']}))\n"
+        )
+        completed = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        )
+        result = json.loads(completed.stdout.strip().splitlines()[-1])
+    print(
+        f"10,000-count variant ({result['train']} train + {result['val']} val), {epochs} epoch(s): "
+        f"peak RSS {result['peak_mb']:.0f} MB (limit 4,096 MB), {result['s_per_epoch']:.1f} s/epoch"
+    )
+    return result["peak_mb"]
+
+
 def accuracy_comparison(variant: Path, test: Path, epochs: int, seeds: list[int], db: Path) -> None:
     from scipy import stats
 
@@ -148,6 +197,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10, help="timing schedule (default 10)")
     parser.add_argument("--seeds", type=int, default=4, help="runs for the throughput figure")
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--memory", action="store_true", help="peak RSS on a 10,000 variant")
     parser.add_argument("--accuracy", action="store_true")
     parser.add_argument("--accuracy-epochs", type=int, default=100)
     parser.add_argument("--accuracy-seeds", type=int, default=3)
@@ -179,6 +229,8 @@ def main() -> None:
             f"peak RSS: this process {_peak_mb():.0f} MB, largest child "
             f"{_peak_mb(resource.RUSAGE_CHILDREN):.0f} MB"
         )
+    if args.memory:
+        peak_memory_10k(args.variant, args.test, epochs=1)
     if args.accuracy:
         accuracy_comparison(
             args.variant,

@@ -14,7 +14,14 @@ from pathlib import Path
 from datacur.errors import CapExceededError
 from datacur.variant import list_variant_images
 
-__all__ = ["BATCH_SIZE", "MAX_IMAGES", "CapResult", "count_capped", "measure_cap", "require_under_cap"]
+__all__ = [
+    "BATCH_SIZE",
+    "MAX_IMAGES",
+    "CapResult",
+    "count_capped",
+    "measure_cap",
+    "require_under_cap",
+]
 
 MAX_IMAGES = 10_000
 """The competition's limit; the script aborts when the count is greater than this."""

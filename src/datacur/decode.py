@@ -19,7 +19,9 @@ from datacur.model import IMAGE_SIZE
 __all__ = ["decode_images"]
 
 
-def decode_images(paths: Sequence[Path | str], *, image_size: tuple[int, int] = IMAGE_SIZE) -> np.ndarray:
+def decode_images(
+    paths: Sequence[Path | str], *, image_size: tuple[int, int] = IMAGE_SIZE
+) -> np.ndarray:
     """Decode and resize images like the Keras loader.
 
     Args:

@@ -116,7 +116,9 @@ def list_folder_images(folder: Path, *, allow_empty_class: bool = False) -> list
 
 def _list_split(split_dir: Path, split: str, allow_empty_class: bool) -> list[VariantImage]:
     subdirs = sorted(
-        entry.name for entry in split_dir.iterdir() if entry.is_dir() and not entry.name.startswith(".")
+        entry.name
+        for entry in split_dir.iterdir()
+        if entry.is_dir() and not entry.name.startswith(".")
     )
     unknown = [name for name in subdirs if name not in CLASSES]
     if unknown:

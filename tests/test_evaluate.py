@@ -123,3 +123,19 @@ def test_bad_inputs_fail_before_training(tmp_path: Path, make_variant) -> None:
     (variant / "train" / "iv" / "bad.png").write_bytes(b"garbage")
     with pytest.raises(VariantError, match=r"bad\.png"):
         evaluate_variant(variant, epochs=1)
+
+
+@pytest.mark.slow
+def test_seeds_in_worker_processes_are_the_same_runs_as_in_process(tiny) -> None:
+    """A seed names one run wherever it trains: worker processes change speed, not results."""
+    from datacur.evaluate import evaluate_seeds
+
+    variant, test = tiny
+    options = {"test_dir": test, "epochs": 1, "jit_compile": False, "steps_per_execution": 1}
+    finished = []
+    results = evaluate_seeds(variant, [11, 12], jobs=2, on_result=finished.append, **options)
+    assert [r.seed for r in results] == [11, 12]
+    assert sorted(r.seed for r in finished) == [11, 12]
+    alone = evaluate_variant(variant, seed=12, **options)
+    assert results[1].curves["loss"] == pytest.approx(alone.curves["loss"], rel=1e-4)
+    assert results[1].curves["loss"] != pytest.approx(results[0].curves["loss"], rel=1e-4)

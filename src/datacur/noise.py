@@ -192,8 +192,18 @@ def _train_fold(
         verbose=0,
         callbacks=callbacks,
     )
-    logits = model.predict(images, batch_size=256, verbose=0)
-    embeddings = embedding_model(model).predict(images, batch_size=256, verbose=0)
+    # Direct calls in batches, not predict(): a new predict function per fold model makes
+    # TensorFlow warn about retracing, and there is nothing to trace once.
+    embedder = embedding_model(model)
+    logits = np.concatenate(
+        [np.asarray(model(images[i : i + 256], training=False)) for i in range(0, len(images), 256)]
+    )
+    embeddings = np.concatenate(
+        [
+            np.asarray(embedder(images[i : i + 256], training=False))
+            for i in range(0, len(images), 256)
+        ]
+    )
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
@@ -227,7 +237,7 @@ def compute_fold_predictions(
     epochs: int = SHORT_EPOCHS,
     seed: int = 0,
     jobs: int = 1,
-    jit_compile: bool = True,
+    jit_compile: bool = False,
     progress: ProgressCallback | None = None,
 ) -> FoldPredictions:
     """Train the fixed model on K stratified folds and predict each held-out fold.
@@ -239,7 +249,8 @@ def compute_fold_predictions(
         epochs: epochs per fold (no best-val checkpoint: the final weights predict).
         seed: fold split and per-fold ``keras.utils.set_random_seed`` derive from it.
         jobs: folds trained in parallel worker processes (1 = in this process).
-        jit_compile: XLA-compile training (faster on the starter data; slower start).
+        jit_compile: XLA-compile training: faster steps, but about a minute of compiling
+            per fold on 2 cores, so it pays only for long schedules.
         progress: called after every epoch of every fold.
 
     Raises:
@@ -616,7 +627,7 @@ def find_noise(
     jobs: int = 1,
     use_model: bool = True,
     cache_dir: Path | None = DEFAULT_CACHE_DIR,
-    jit_compile: bool = True,
+    jit_compile: bool = False,
     options: ImageCheckOptions | None = None,
     progress: ProgressCallback | None = None,
 ) -> NoiseReport:
@@ -631,7 +642,7 @@ def find_noise(
         jobs: folds trained in parallel processes.
         use_model: False runs only the model-free image checks (seconds, no training).
         cache_dir: where fold predictions are cached (None: no cache).
-        jit_compile: XLA-compile the fold training.
+        jit_compile: XLA-compile the fold training (pays only for long schedules).
         options: thresholds of the image checks.
         progress: called after every epoch of every fold.
 

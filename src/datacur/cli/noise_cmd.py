@@ -49,8 +49,9 @@ def noise(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Neither read nor write it.")
     ] = False,
-    no_jit: Annotated[
-        bool, typer.Option("--no-jit", help="Do not XLA-compile training (slower, less memory).")
+    jit: Annotated[
+        bool,
+        typer.Option("--jit", help="XLA-compile training: ~1 min per fold, pays for long runs."),
     ] = False,
     seed: SeedOption = 0,
     force: ForceOption = False,
@@ -82,7 +83,7 @@ def noise(
             jobs=jobs,
             use_model=not no_model,
             cache_dir=None if no_cache else cache_dir,
-            jit_compile=not no_jit,
+            jit_compile=jit,
             progress=on_progress,
         )
     write_issues_csv(report.rows, out)

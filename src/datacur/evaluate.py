@@ -548,7 +548,9 @@ def _seed_worker(
     events: Any,
 ) -> RunResult:
     """Run one seed in a worker process with pinned thread pools, streaming epoch logs."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from datacur._tf import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     configure_threads(threads)
     return evaluate_variant(variant_dir, seed=seed, progress=events.put, **options)
 

@@ -104,3 +104,18 @@ def test_evaluate_rejects_an_unknown_model(tmp_path: Path, make_variant) -> None
     variant = make_variant(tmp_path / "v", n_train=1, n_val=1)
     result = runner.invoke(app, ["evaluate", str(variant), "--model", "vgg"])
     assert result.exit_code == 1 and "unknown --model 'vgg'" in result.stderr
+
+
+def test_console_script_hides_tensorflow_start_up_chatter() -> None:
+    import subprocess
+    import sys
+
+    completed = subprocess.run(
+        [sys.executable, "-c", "from datacur.cli import main; main(['models', '--json'])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "oneDNN" not in completed.stderr and "absl" not in completed.stderr
+    assert json.loads(completed.stdout)[0]["name"] == "fixed"

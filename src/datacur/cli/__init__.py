@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -30,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.review_cmd",
     "datacur.cli.augment_cmd",
     "datacur.cli.compare_cmd",
+    "datacur.cli.report_cmd",
 )
 
 
@@ -77,6 +79,15 @@ def _root(
     """
 
 
+TENSORFLOW_COMMANDS = frozenset({"evaluate", "models", "noise", "sweep"})
+"""Commands that train or build models: TensorFlow is imported quietly before they run."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in TENSORFLOW_COMMANDS and "--help" not in args:
+        from datacur._tf import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     build_app()(args=argv, prog_name="datacur")

@@ -26,18 +26,15 @@ def cap(
     """
     result = measure_cap(variant, limit=limit)
     if as_json:
-        out_console.print_json(
-            json.dumps(
-                {
-                    "variant": result.variant,
-                    "train_images": result.train_images,
-                    "val_images": result.val_images,
-                    "counted": result.counted,
-                    "limit": result.limit,
-                    "over": result.over,
-                }
-            )
-        )
+        payload = {
+            "variant": result.variant,
+            "train_images": result.train_images,
+            "val_images": result.val_images,
+            "counted": result.counted,
+            "limit": result.limit,
+            "over": result.over,
+        }
+        typer.echo(json.dumps(payload, separators=(",", ":")))
     else:
         table = Table(title=f"Cap count of {variant}")
         for column in ("train", "val", "images", "counted", "cap", "headroom"):

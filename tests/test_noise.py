@@ -219,3 +219,35 @@ def test_tiny_training_end_to_end_then_cached(
     assert len(list(cache.glob("*.npz"))) == 1
     again = find_noise(variant, folds=2, epochs=1, seed=0, cache_dir=cache, jit_compile=False)
     assert again.cached and again.rows == report.rows
+
+
+@pytest.mark.slow
+def test_parallel_folds_in_worker_processes() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 2)
+    images = rng.uniform(0, 255, (20, 32, 32, 3)).astype(np.float32)
+    events = []
+    predictions = compute_fold_predictions(
+        images, labels, folds=2, epochs=1, seed=0, jobs=2, progress=events.append
+    )
+    assert predictions.pred_probs.shape == (20, 10)
+    np.testing.assert_allclose(predictions.pred_probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert predictions.features.shape == (20, 2 * 256)
+    assert sorted((e.fold, e.epoch) for e in events) == [(0, 1), (1, 1)]
+    assert sorted(np.bincount(predictions.fold_of).tolist()) == [10, 10]
+
+
+def test_same_variant_gives_byte_identical_issues_csv(
+    tmp_path: Path, make_variant: Callable[..., Path]
+) -> None:
+    variant = make_variant(tmp_path / "v", n_train=3, n_val=2)
+    cache = tmp_path / "cache"
+    _cache_synthetic(variant, cache, folds=2, epochs=1, seed=0)
+    outputs = [
+        write_issues_csv(
+            find_noise(variant, folds=2, epochs=1, seed=0, cache_dir=cache).rows,
+            tmp_path / f"issues{k}.csv",
+        ).read_bytes()
+        for k in range(2)
+    ]
+    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") > 1

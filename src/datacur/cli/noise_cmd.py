@@ -104,7 +104,7 @@ class _progress_bars:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=err_console,
-            transient=False,
+            transient=True,
         )
         self.tasks: dict[int, int] = {}
 
@@ -115,13 +115,15 @@ class _progress_bars:
         self.total = self.progress.add_task(
             f"{self.folds} folds x {self.epochs} epochs", total=self.folds * self.epochs
         )
+        for fold in range(self.folds):
+            self.tasks[fold] = self.progress.add_task(
+                f"  fold {fold + 1}/{self.folds}", total=self.epochs, start=False
+            )
         return self.update
 
     def update(self, event: ProgressEvent) -> None:
-        if event.fold not in self.tasks:
-            self.tasks[event.fold] = self.progress.add_task(
-                f"  fold {event.fold + 1}/{event.folds}", total=event.epochs
-            )
+        if event.epoch == 1:
+            self.progress.start_task(self.tasks[event.fold])
         self.progress.update(self.tasks[event.fold], completed=event.epoch)
         self.progress.update(
             self.total,
@@ -155,7 +157,7 @@ def _print_summary(report: NoiseReport, out: Path) -> None:
     table.add_column("issue", no_wrap=True)
     for label in CLASSES:
         table.add_column(label, justify="right")
-    table.add_column("total", justify="right", style="bold")
+    table.add_column("total", justify="right", style="bold", no_wrap=True, min_width=5)
     for issue, counts in summary.items():
         table.add_row(
             issue,

@@ -42,7 +42,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from datacur.imagechecks import check_images  # noqa: E402
 from datacur.io import sha256_file  # noqa: E402
 from datacur.labels import CLASSES  # noqa: E402
-from datacur.noise import NoiseReport, ProgressEvent, find_noise  # noqa: E402
+from datacur.noise import SHORT_EPOCHS, NoiseReport, ProgressEvent, find_noise  # noqa: E402
 from datacur.variant import list_class_images, list_folder_images, list_variant_images  # noqa: E402
 
 STARTER = ROOT / "datasets" / "dcai-2021"
@@ -233,7 +233,7 @@ def _progress(start: float):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 folds, 10 epochs, 40 per class")
+    parser.add_argument("--quick", action="store_true", help="3 folds, short schedule, 40/class")
     parser.add_argument("--starter", action="store_true", help="time noise on the starter data")
     parser.add_argument("--per-class", type=int, default=150)
     parser.add_argument("--folds", type=int, default=5)
@@ -241,9 +241,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jit", action="store_true", help="XLA-compile fold training")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="reuse fold predictions (quality mode)"
+    )
     args = parser.parse_args()
     if args.quick:
-        args.per_class, args.folds, args.epochs = 40, 3, 10
+        args.per_class, args.folds, args.epochs = 40, 3, SHORT_EPOCHS
     settings = (
         f"folds={args.folds} epochs={args.epochs} jobs={args.jobs} seed={args.seed} "
         f"jit={args.jit} cpus={os.cpu_count()}"
@@ -281,12 +284,13 @@ def main() -> None:
             epochs=args.epochs,
             seed=args.seed,
             jobs=args.jobs,
-            cache_dir=None,
+            cache_dir=args.cache_dir,
             jit_compile=args.jit,
             progress=_progress(start),
         )
         print(
-            f"noise wall time {time.perf_counter() - start:.0f} s; schedule {report.schedule}; "
+            f"noise wall time {time.perf_counter() - start:.0f} s"
+            f"{' (cached fold predictions)' if report.cached else ''}; schedule {report.schedule}; "
             f"out-of-fold accuracy {report.oof_accuracy:.1%}"
         )
         score_report(report, truth)

@@ -59,3 +59,41 @@ def store_runs(db: Path, variant: str, scores: dict[int, float], **changes: Any)
     """Save one fake run per ``{seed: test accuracy}``."""
     for seed, score in scores.items():
         save_run(fake_run(variant, seed, score, **changes), db)
+
+
+def install_fake_evaluator(monkeypatch: Any) -> list[dict[str, Any]]:
+    """Replace ``evaluate_variant`` (in-process runs only) with a fake; return its call log.
+
+    The fake scores ``0.5 + images / 1000 + seed / 100``, reports one epoch, hashes the
+    real variant and test folders like the real one, and fails for folders named
+    ``broken*`` with an EvaluationError.
+    """
+    import datacur.evaluate
+    from datacur.errors import EvaluationError
+    from datacur.evaluate import EpochLog
+    from datacur.variant import compute_content_hash, list_folder_images, list_variant_images
+
+    calls: list[dict[str, Any]] = []
+
+    def evaluate_variant(variant_dir: Path, *, seed: int = 0, **options: Any) -> RunResult:
+        calls.append({"variant_dir": Path(variant_dir), "seed": seed, **options})
+        images = list_variant_images(variant_dir)
+        test_dir = options.get("test_dir")
+        if Path(variant_dir).name.startswith("broken"):
+            raise EvaluationError(f"{variant_dir}: cannot train (fake failure)")
+        progress = options.get("progress")
+        if progress is not None:
+            progress(EpochLog(seed, 1, options["epochs"], 1.0, 0.5, 1.0, 0.5, 0.1))
+        return fake_run(
+            options.get("variant_name") or Path(variant_dir).name,
+            seed,
+            0.5 + len(images) / 1000 + seed / 100,
+            variant_hash=compute_content_hash(images),
+            epochs=options["epochs"],
+            test_name=Path(test_dir).resolve().name if test_dir else None,
+            test_hash=compute_content_hash(list_folder_images(test_dir)) if test_dir else None,
+            model=options.get("model", "fixed"),
+        )
+
+    monkeypatch.setattr(datacur.evaluate, "evaluate_variant", evaluate_variant)
+    return calls

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.augment_cmd",
     "datacur.cli.compare_cmd",
     "datacur.cli.report_cmd",
+    "datacur.cli.sweep_cmd",
 )
 
 

@@ -15,7 +15,7 @@ import io as _io
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -277,16 +277,28 @@ def compute_fold_predictions(
             progress(ProgressEvent(fold, folds, epoch, epochs))
 
     results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    common = {"folds": folds, "epochs": epochs, "seed": seed, "jit_compile": jit_compile}
+    common: dict[str, Any] = {
+        "folds": folds,
+        "epochs": epochs,
+        "seed": seed,
+        "jit_compile": jit_compile,
+    }
     if jobs <= 1:
         for fold, (train, _test) in enumerate(splits):
+
+            def report(epoch: int, fold: int = fold) -> None:
+                emit(fold, epoch)
+
             results[fold] = _train_fold(
                 images,
                 labels,
                 train,
                 fold=fold,
-                report=lambda epoch, fold=fold: emit(fold, epoch),
-                **common,
+                folds=folds,
+                epochs=epochs,
+                seed=seed,
+                jit_compile=jit_compile,
+                report=report,
             )
     else:
         results = _run_parallel(images, labels, splits, jobs=jobs, emit=emit, common=common)
@@ -590,22 +602,21 @@ def read_issues_csv(path: Path) -> list[IssueRow]:
                 f"{path}: not an issues file (missing column(s) {', '.join(missing)}). "
                 "Give a file written by `datacur noise`."
             )
-        types = {field.name: field.type for field in fields(IssueRow)}
         rows = []
         for line, record in enumerate(reader, start=2):
             try:
                 rows.append(
                     IssueRow(
-                        **{
-                            name: (
-                                int(record[name])
-                                if types[name] == "int"
-                                else float(record[name])
-                                if types[name] == "float"
-                                else record[name]
-                            )
-                            for name in ISSUE_COLUMNS
-                        }
+                        rank=int(record["rank"]),
+                        path=record["path"],
+                        split=record["split"],
+                        label=record["label"],
+                        suggested=record["suggested"],
+                        issue=record["issue"],
+                        score=float(record["score"]),
+                        reason=record["reason"],
+                        issues=record["issues"],
+                        variant=record["variant"],
                     )
                 )
             except (TypeError, ValueError) as err:
@@ -664,7 +675,7 @@ def find_noise(
     paths = [relative_path(image, variant_dir) for image in images]
     issues, stats = check_images(images, variant_dir, options=options)
     content_hash = compute_content_hash(images)
-    report_args = {
+    report_args: dict[str, Any] = {
         "variant": str(variant_dir),
         "content_hash": content_hash,
         "images": len(images),

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from rich_pixels import Pixels
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Input, Static
@@ -74,8 +74,9 @@ def preview_image(path: Path, *, max_size: tuple[int, int]) -> Image.Image | Non
     Returns None when the file cannot be read.
     """
     try:
-        with Image.open(path) as image:
-            image.load()
+        with Image.open(path) as opened:
+            opened.load()
+            image: Image.Image = opened
             if image.mode in ("RGBA", "LA", "P"):
                 rgba = image.convert("RGBA")
                 background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -127,7 +128,7 @@ def load_review(
 class HelpScreen(ModalScreen[None]):
     """The key list; any of Esc, q or ? closes it."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > Static { width: 76; height: auto; border: round $accent; padding: 1 2;
@@ -148,7 +149,7 @@ class ReviewApp(App[ReviewProgress]):
     #classbox { dock: bottom; display: none; }
     #classbox.visible { display: block; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("k", "keep", "Keep"),
         Binding("r", "relabel", "Relabel"),
         Binding("t", "type_class", "Type class"),

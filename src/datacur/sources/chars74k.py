@@ -1,0 +1,173 @@
+"""``chars74k``: letters I, V, X, i, v, x from Chars74K (de Campos, Babu, Varma 2009).
+
+Reads the native EnglishHnd tree ``English/Hnd/Img/SampleNNN/imgNNN-KKK.png`` (NNN the
+class: 019 I, 032 V, 034 X, 045 i, 058 v, 060 x; KKK the writer, 55 of them) or the
+``EnglishHnd.tgz`` archive directly, and with ``kind="fnt"`` the EnglishFnt font renderings
+``English/Fnt/SampleNNN/imgNNN-KKKKK.png`` (KKKKK names the font, used as the writer).
+"""
+
+from __future__ import annotations
+
+import io as _io
+import re
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datacur.errors import DatacurError, SourceError
+from datacur.io import read_image_gray
+from datacur.sources.base import Glyph, register_source
+
+__all__ = ["KINDS", "SAMPLE_LETTERS", "Chars74kSource"]
+
+SAMPLE_LETTERS: dict[int, tuple[str, str]] = {
+    19: ("I", "upper"),
+    32: ("V", "upper"),
+    34: ("X", "upper"),
+    45: ("I", "lower"),
+    58: ("V", "lower"),
+    60: ("X", "lower"),
+}
+"""Chars74K class number (1-10 digits, 11-36 A-Z, 37-62 a-z) -> (letter, case)."""
+
+KINDS: dict[str, str] = {"hnd": "English/Hnd/Img", "fnt": "English/Fnt"}
+"""Which Chars74K set: handwritten (``hnd``) or computer fonts (``fnt``), and its folder."""
+
+_FILE = re.compile(r"Sample(\d{3})/img(\d{3})-(\d{3,5})\.png$", re.IGNORECASE)
+_GET_IT = (
+    "Download EnglishHnd.tgz (or EnglishFnt.tgz) from "
+    "https://info-ee.surrey.ac.uk/CVSSP/demos/chars74k/ and pass the archive, or the folder "
+    "that holds English/, with --path."
+)
+
+
+class Chars74kSource:
+    """Glyphs from a Chars74K folder tree or ``.tgz`` archive.
+
+    Args:
+        path: the archive, the folder holding ``English/``, or the ``Img``/``Fnt`` folder.
+        kind: ``hnd`` (handwritten, the default) or ``fnt`` (fonts).
+    """
+
+    name = "chars74k"
+
+    def __init__(self, path: Path, *, kind: str = "hnd") -> None:
+        if kind not in KINDS:
+            raise SourceError(f"chars74k: kind must be one of {', '.join(KINDS)} ({kind!r}).")
+        self.path = Path(path)
+        self.kind = kind
+        self.options: dict[str, Any] = {"path": str(path), "kind": kind}
+        if not self.path.exists():
+            raise SourceError(f"{self.path}: not found. {_GET_IT}")
+        if self.path.is_file() and not self.path.name.lower().endswith((".tgz", ".tar.gz", ".tar")):
+            raise SourceError(f"{self.path}: expected a .tgz archive or a folder. {_GET_IT}")
+
+    def __iter__(self) -> Iterator[Glyph]:
+        if self.path.is_file():
+            yield from self._from_archive()
+        else:
+            yield from self._from_folder(self._find_root())
+
+    def _find_root(self) -> Path:
+        suffix = KINDS[self.kind]
+        parts = suffix.split("/")
+        for depth in range(len(parts) + 1):
+            candidate = self.path.joinpath(*parts[depth:])
+            if (candidate / "Sample019").is_dir() or (candidate / "Sample045").is_dir():
+                return candidate
+        raise SourceError(
+            f"{self.path}: no Chars74K {self.kind} folders found (expected {suffix}/Sample019/ "
+            f"and the other classes of I, V, X, i, v, x). {_GET_IT}"
+        )
+
+    def _glyph(self, image: np.ndarray, match: re.Match[str], where: str) -> Glyph | None:
+        sample = int(match.group(1))
+        if sample not in SAMPLE_LETTERS:
+            return None
+        letter, case = SAMPLE_LETTERS[sample]
+        return Glyph(
+            image=image,
+            letter=letter,
+            case=case,
+            writer=f"{self.kind}-{match.group(3)}",
+            origin=f"chars74k:{where}",
+        )
+
+    def _from_folder(self, root: Path) -> Iterator[Glyph]:
+        for sample in sorted(SAMPLE_LETTERS):
+            folder = root / f"Sample{sample:03d}"
+            if not folder.is_dir():
+                continue
+            for file in sorted(folder.iterdir()):
+                match = _FILE.search(f"{folder.name}/{file.name}")
+                if match is None:
+                    continue
+                try:
+                    image = read_image_gray(file)
+                except DatacurError as err:
+                    raise SourceError(str(err)) from err
+                glyph = self._glyph(image, match, f"{folder.name}/{file.name}")
+                if glyph is not None:
+                    yield glyph
+
+    def _from_archive(self) -> Iterator[Glyph]:
+        prefix = KINDS[self.kind]
+        try:
+            archive = tarfile.open(self.path)  # noqa: SIM115 (closed by the with below)
+        except (tarfile.TarError, OSError) as err:
+            raise SourceError(
+                f"{self.path}: not a readable tar archive ({err}). {_GET_IT}"
+            ) from err
+        found = 0
+        with archive:
+            members = sorted(
+                (m for m in archive.getmembers() if m.isfile() and prefix in m.name),
+                key=lambda m: m.name,
+            )
+            for member in members:
+                match = _FILE.search(member.name)
+                if match is None or int(match.group(1)) not in SAMPLE_LETTERS:
+                    continue
+                handle = archive.extractfile(member)
+                if handle is None:
+                    continue
+                data = handle.read()
+                try:
+                    image = read_image_gray(_io.BytesIO(data))  # type: ignore[arg-type]
+                except DatacurError as err:
+                    raise SourceError(f"{self.path}:{member.name}: {err}") from err
+                where = member.name.split(prefix + "/", 1)[-1]
+                glyph = self._glyph(image, match, where)
+                if glyph is not None:
+                    found += 1
+                    yield glyph
+        if not found:
+            raise SourceError(
+                f"{self.path}: the archive holds no {prefix}/SampleNNN/ images of I, V, X, i, "
+                f"v, x. {_GET_IT}"
+            )
+
+
+def _open(path: Path | None = None, **options: Any) -> Chars74kSource:
+    if path is None:
+        raise SourceError(f"chars74k: needs --path. {_GET_IT}")
+    unknown = sorted(set(options) - {"kind"})
+    if unknown:
+        raise SourceError(f"chars74k: unknown option(s) {', '.join(unknown)}; expected kind.")
+    return Chars74kSource(path, **options)
+
+
+def register() -> None:
+    """Add ``chars74k`` to the source registry."""
+    register_source(
+        "chars74k",
+        _open,
+        description=(
+            "Chars74K EnglishHnd (or EnglishFnt): the English/Hnd/Img tree or EnglishHnd.tgz "
+            "(--path)"
+        ),
+        needs_path=True,
+    )

@@ -134,7 +134,7 @@ def test_recipe_targets_use_the_cache(
     recipe.write_text(yaml.safe_dump(RECIPE))
     built: list[tuple[dict[str, Any], Path]] = []
 
-    def build(path: Path, data: dict[str, Any], out_dir: Path, *, seed: int) -> None:
+    def build(path: Path, data: dict[str, Any], out_dir: Path, **_options: Any) -> None:
         built.append((data, out_dir))
         make_variant(out_dir, n_train=1 + len(built), n_val=1)
 
@@ -286,3 +286,40 @@ def test_ray_local_cluster_trains_and_resumes(
         targets, [0, 1], epochs=1, test_dir=test, db_path=db, ray=True, model="small-cnn"
     )
     assert len(again.skipped) == 2 and not again.finished
+
+
+def test_recipes_are_built_with_mix(
+    tmp_path: Path, make_variant: Callable[..., Path], fake_evaluator: list[dict[str, Any]]
+) -> None:
+    import yaml
+
+    pytest.importorskip("datacur.mix", reason="datacur.mix (issue: mix recipes) not in the tree")
+    make_variant(tmp_path / "datasets" / "base", n_train=6, n_val=3)
+    recipe = tmp_path / "recipes" / "tiny.yaml"
+    recipe.parent.mkdir()
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "name": "tiny",
+                "seed": 0,
+                "inputs": [{"name": "base", "kind": "variant", "path": "../datasets/base"}],
+            }
+        )
+    )
+    cache = tmp_path / "cache"
+    with pytest.raises(RecipeError, match=r"tiny.yaml \(as varied: tiny@per_class=1\): the plan"):
+        prepare_targets([recipe], vary=parse_vary("inputs.base.per_class=1"), cache_dir=cache)
+    vary = parse_vary("inputs.base.per_class=8,9")
+    targets = prepare_targets([recipe], vary=vary, cache_dir=cache)
+    assert [t.name for t in targets] == ["tiny@per_class=8", "tiny@per_class=9"]
+    sizes = [len(list_variant_images(t.variant_dir)) for t in targets]
+    assert sizes[0] < sizes[1]
+    assert (targets[0].variant_dir / "recipe.yaml").is_file()
+    assert targets[0].variant_dir.parent == cache
+    result = run_sweep(targets, [0], epochs=1, db_path=tmp_path / "r.db", jobs=1)
+    assert len(result.finished) == 2
+    assert load_runs(tmp_path / "r.db")[0].extra["sweep"]["axis"] == "inputs.base.per_class"
+    # rebuild=True replaces the cached folders with identical content
+    rebuilt = prepare_targets([recipe], vary=vary, cache_dir=cache, rebuild=True)
+    assert [t.variant_hash for t in rebuilt] == [t.variant_hash for t in targets]

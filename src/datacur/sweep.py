@@ -193,7 +193,7 @@ def set_recipe_value(data: dict[str, Any], key: str, value: Any, *, source: str)
     return copied
 
 
-def _recipe_hash(data: dict[str, Any], base_dir: Path, build_seed: int) -> str:
+def _recipe_hash(data: dict[str, Any], base_dir: Path, build_seed: int | None) -> str:
     """Content hash of a recipe: its data, the folder its relative paths start from, the seed."""
     canonical = json.dumps(
         {"recipe": data, "base": str(base_dir.resolve()), "seed": build_seed},
@@ -208,21 +208,31 @@ def _format_value(value: Any) -> str:
 
 
 def _build_recipe(
-    recipe_path: Path, data: dict[str, Any], out_dir: Path, *, seed: int
-) -> None:  # pragma: no cover - exercised once datacur.mix is in the tree
-    """Build one recipe (possibly varied) into ``out_dir`` with the mix API."""
+    recipe_path: Path, data: dict[str, Any], out_dir: Path, *, seed: int | None, label: str = ""
+) -> None:
+    """Build one recipe (possibly varied) into ``out_dir`` with :func:`datacur.mix.build_variant`.
+
+    Relative paths in the recipe keep meaning what they mean in ``recipe_path``'s folder.
+    """
     try:
         from datacur import mix
-    except ImportError as err:
+    except ImportError as err:  # pragma: no cover - mix ships with datacur
         raise RecipeError(
-            f"{recipe_path}: building recipes needs datacur.mix (`datacur mix`), which this "
-            "installation lacks. Build the variants with `datacur mix` and sweep the folders."
+            f"{recipe_path}: building recipes needs datacur.mix, which this installation "
+            "lacks. Build the variants with `datacur mix` and sweep the folders."
         ) from err
     from datacur.config import validate_config
     from datacur.recipe import Recipe
 
-    recipe = validate_config(data, Recipe, source=str(recipe_path))
-    mix.build_variant(recipe, out_dir, seed=seed, base_dir=recipe_path.parent)
+    source = f"{recipe_path} (as varied: {label})" if label else str(recipe_path)
+    recipe = validate_config(data, Recipe, source=source)
+    try:
+        mix.build_variant(
+            recipe, out_dir, seed=seed, base_dir=recipe_path.parent, overwrite=out_dir.exists()
+        )
+    except DatacurError as err:
+        # mix names an in-memory recipe "<recipe>": name the file and the varied value.
+        raise type(err)(str(err).replace("<recipe>", source)) from err
 
 
 def prepare_targets(
@@ -230,7 +240,7 @@ def prepare_targets(
     *,
     vary: tuple[str, Sequence[Any]] | None = None,
     cache_dir: Path = DEFAULT_CACHE_DIR,
-    build_seed: int = 0,
+    build_seed: int | None = None,
     rebuild: bool = False,
     on_event: EventCallback | None = None,
 ) -> list[SweepTarget]:
@@ -246,7 +256,8 @@ def prepare_targets(
         paths: recipe files and/or variant folders.
         vary: ``(dotted key, values)``: every recipe is built once per value.
         cache_dir: where recipe variants are built.
-        build_seed: seed of the recipe builds (the training seeds are separate).
+        build_seed: seed of the recipe builds (default: each recipe's own ``seed``); the
+            training seeds are separate.
         rebuild: rebuild cached recipe variants.
         on_event: receives ``built``/``cached`` events.
 
@@ -308,7 +319,7 @@ def prepare_targets(
             if folder.is_dir() and not rebuild:
                 kind: EventKind = "cached"
             else:
-                _build_recipe(path, recipe_data, folder, seed=build_seed)
+                _build_recipe(path, recipe_data, folder, seed=build_seed, label=name)
                 kind = "built"
             add(name, folder, path, vary[0] if vary else None, value)
             if on_event is not None:

@@ -157,7 +157,9 @@ def sweep(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Rebuild recipe variants even when cached.")
     ] = False,
-    build_seed: Annotated[int, typer.Option(help="Seed of the recipe builds.")] = 0,
+    build_seed: Annotated[
+        int | None, typer.Option(help="Seed of the recipe builds (default: the recipe's seed).")
+    ] = None,
     report: Annotated[
         Path | None,
         typer.Option(

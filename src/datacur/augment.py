@@ -59,6 +59,7 @@ __all__ = [
     "child_seed",
     "load_pipeline",
     "plan_children",
+    "plan_children_counts",
 ]
 
 FLIP_LABELS: dict[str, dict[str, str]] = {
@@ -481,18 +482,36 @@ def plan_children(
     """
     if copies < 0:
         raise ValueError(f"copies must be >= 0, got {copies}")
-    children: list[tuple[int, int]] = []
+    counts = Counter(labels)
+    if per_class_target is None:
+        return sorted(
+            (index, k)
+            for index, label in enumerate(labels)
+            if label in can_augment
+            for k in range(1, copies + 1)
+        )
+    needs = {
+        label: max(0, per_class_target - counts[label]) for label in CLASSES if label in can_augment
+    }
+    return plan_children_counts(labels, needs, seed=seed)
+
+
+def plan_children_counts(
+    labels: Sequence[str], needs: dict[str, int], *, seed: int = 0
+) -> list[tuple[int, int]]:
+    """Give class ``c`` exactly ``needs[c]`` copies, round-robin over its shuffled parents.
+
+    Returns ``(parent_index, copy_number)`` pairs, sorted; classes without parents get none.
+    """
     by_class: dict[str, list[int]] = {label: [] for label in CLASSES}
     for index, label in enumerate(labels):
         by_class[label].append(index)
+    children: list[tuple[int, int]] = []
     for class_index, label in enumerate(CLASSES):
         parents = by_class[label]
-        if not parents or label not in can_augment:
+        needed = needs.get(label, 0)
+        if not parents or needed <= 0:
             continue
-        if per_class_target is None:
-            children.extend((index, k) for index in parents for k in range(1, copies + 1))
-            continue
-        needed = max(0, per_class_target - len(parents))
         rng = np.random.default_rng([seed, class_index])
         order = [parents[i] for i in rng.permutation(len(parents))]
         children.extend((order[j % len(order)], j // len(order) + 1) for j in range(needed))
@@ -511,7 +530,8 @@ def augment_items(
     """Plan augmented children of ``items`` (which must already have names and splits).
 
     Children stay in their parent's split, take the parent's provenance, and are named
-    ``<parent>-<stage><k>``. Nothing is computed until the items are written.
+    ``<parent>-<stage><k>`` (their ``stage`` is ``<stage>:<pipeline name>``). Nothing is
+    computed until the items are written.
     """
     pairs = plan_children(
         [item.label for item in items],
@@ -529,6 +549,7 @@ def augment_items(
                 name=f"{parent.name}-{stage}{copy}",
                 parent_name=parent.name,
                 parent=parent.origin,
+                stage=f"{stage}:{pipeline.config.name}",
                 ops=(*parent.ops, AugmentOp(pipeline, child_seed(seed, parent.key, copy))),
             )
         )

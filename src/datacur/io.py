@@ -138,16 +138,17 @@ def read_image_gray(path: Path) -> np.ndarray:
         ) from err
 
 
-def encode_png(image: np.ndarray) -> bytes:
+def encode_png(image: np.ndarray, *, compress_level: int = 6) -> bytes:
     """Encode a uint8 (H, W) grayscale array as PNG bytes.
 
     PIL writes no timestamp into PNGs, so the same array always gives the same bytes
-    (the byte-identical-variant guarantee rests on this).
+    (the byte-identical-variant guarantee rests on this). ``compress_level`` 1 encodes
+    noisy (augmented) images about twice as fast for ~10% larger files.
     """
     if image.dtype != np.uint8 or image.ndim != 2:
         raise ValueError(f"expected a uint8 array of shape (H, W), got {image.dtype} {image.shape}")
     buffer = _io.BytesIO()
-    Image.fromarray(image, mode="L").save(buffer, format="PNG", compress_level=6)
+    Image.fromarray(image, mode="L").save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 

@@ -15,6 +15,7 @@ Class maps: ``byclass`` keeps case (I 18, V 31, X 33, i 44, v 57, x 59); ``bymer
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -117,11 +118,15 @@ def _opener(path: Path) -> Callable[[], IO[bytes]]:
     return lambda: path.open("rb")
 
 
-def _open_member(opener: Callable[[], IO[bytes]], name: str) -> IO[bytes]:
-    handle = opener()
-    if name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
-    return handle
+@contextlib.contextmanager
+def _open_member(opener: Callable[[], IO[bytes]], name: str) -> Iterator[IO[bytes]]:
+    """Open a member, gunzipping ``.gz`` on the fly; closes the raw handle too."""
+    with opener() as handle:
+        if name.endswith(".gz"):
+            with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
+                yield unzipped  # type: ignore[misc]
+        else:
+            yield handle
 
 
 def _select_idx(

@@ -225,6 +225,12 @@ class StrokesSource:
         self.samples = samples
         self.seed = seed
         self.height = height
+        self.options: dict[str, Any] = {
+            "writers": writers,
+            "samples": samples,
+            "seed": seed,
+            "height": height,
+        }
 
     def __iter__(self) -> Iterator[Glyph]:
         # One child stream per writer, so asking for more writers keeps the first ones.

@@ -119,3 +119,42 @@ def test_console_script_hides_tensorflow_start_up_chatter() -> None:
     assert completed.returncode == 0, completed.stderr
     assert "oneDNN" not in completed.stderr and "absl" not in completed.stderr
     assert json.loads(completed.stdout)[0]["name"] == "fixed"
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_evaluate_leaves_the_database_consistent(
+    tmp_path: Path, make_variant
+) -> None:
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    variant = make_variant(tmp_path / "v", n_train=2, n_val=1)
+    db = tmp_path / "r.db"
+    save_run(fake_run("earlier", 0, 0.5), db)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from datacur.cli import main; main()",
+            "evaluate",
+            str(variant),
+            "--epochs",
+            "500",
+            "--db",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(12)  # inside TensorFlow start-up or training
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert "Traceback" not in stderr
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [run.variant for run in load_runs(db)] == ["earlier"]

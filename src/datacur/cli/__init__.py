@@ -89,8 +89,12 @@ TENSORFLOW_COMMANDS = frozenset({"evaluate", "models", "noise", "sweep"})
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in TENSORFLOW_COMMANDS and "--help" not in args:
-        from datacur._tf import import_tensorflow_quietly
+    try:
+        if args and args[0] in TENSORFLOW_COMMANDS and "--help" not in args:
+            from datacur._tf import import_tensorflow_quietly
 
-        import_tensorflow_quietly()
+            import_tensorflow_quietly()
+    except KeyboardInterrupt:
+        sys.stderr.write("Aborted.\n")
+        sys.exit(130)
     build_app()(args=argv, prog_name="datacur")

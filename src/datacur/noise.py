@@ -192,18 +192,12 @@ def _train_fold(
         verbose=0,
         callbacks=callbacks,
     )
-    # Direct calls in batches, not predict(): a new predict function per fold model makes
-    # TensorFlow warn about retracing, and there is nothing to trace once.
-    embedder = embedding_model(model)
-    logits = np.concatenate(
-        [np.asarray(model(images[i : i + 256], training=False)) for i in range(0, len(images), 256)]
-    )
-    embeddings = np.concatenate(
-        [
-            np.asarray(embedder(images[i : i + 256], training=False))
-            for i in range(0, len(images), 256)
-        ]
-    )
+    # One pass for logits and pooled embeddings (the embedding model shares the backbone),
+    # by direct calls in batches: predict() would retrace a new function per fold model.
+    both = keras.Model(model.input, [model.output, embedding_model(model).output])
+    outputs = [both(images[i : i + 256], training=False) for i in range(0, len(images), 256)]
+    logits = np.concatenate([np.asarray(out[0]) for out in outputs])
+    embeddings = np.concatenate([np.asarray(out[1]) for out in outputs])
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     norms = np.linalg.norm(embeddings, axis=1, keepdims=True)

@@ -37,7 +37,7 @@ def test_review_records_decisions(
     def headless_run(self: ReviewApp, **_: object) -> object:
         return App.run(self, headless=True, size=(120, 40), auto_pilot=keys)
 
-    monkeypatch.setattr(ReviewApp, "run", headless_run)
+    monkeypatch.setattr(ReviewApp, "run", headless_run)  # the CLI imports it lazily
     journal = tmp_path / "review.jsonl"
     result = runner.invoke(
         build_app(), ["review", str(issues), "--journal", str(journal), "--json"]
@@ -51,3 +51,10 @@ def test_review_of_a_missing_issues_file(tmp_path: Path) -> None:
     result = runner.invoke(build_app(), ["review", str(tmp_path / "nope.csv")])
     assert result.exit_code == 1
     assert "Error:" in result.stderr and "datacur noise" in result.stderr
+
+
+def test_cli_default_label_book_matches_the_library() -> None:
+    from datacur import review
+    from datacur.cli import review_cmd
+
+    assert review_cmd.DEFAULT_LABEL_BOOK == review.DEFAULT_LABEL_BOOK

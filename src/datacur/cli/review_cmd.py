@@ -10,7 +10,10 @@ from typing import Annotated
 import typer
 
 from datacur.cli._common import JsonOption, out_console
-from datacur.review import DEFAULT_LABEL_BOOK, ReviewApp, load_review
+
+DEFAULT_LABEL_BOOK = Path("datasets/label-book")
+"""Equal to ``datacur.review.DEFAULT_LABEL_BOOK`` (tested); Textual is imported only when the
+command runs, so ``datacur --help`` stays fast."""
 
 
 def review(
@@ -36,6 +39,8 @@ def review(
 
     Example: datacur review issues.csv --journal review.jsonl
     """
+    from datacur.review import ReviewApp, load_review
+
     rows, variant_dir = load_review(issues, variant_dir=variant)
     app = ReviewApp(rows, journal, variant_dir=variant_dir, label_book=label_book)
     app.run()

@@ -245,3 +245,15 @@ def test_report_renders_in_headless_chromium(
     assert all(complete and width > 0 and height > 0 for complete, width, height in images)
     sizes = {(w, h) for _c, w, h in images}
     assert figure_pixels("curves") in sizes and figure_pixels("confusion") in sizes
+
+
+def test_report_finds_the_folder_a_sweep_recorded(
+    tmp_path: Path, make_variant: Callable[..., Path]
+) -> None:
+    folder = make_variant(tmp_path / "cache" / "tiny@share=0.1-abc")
+    variant_hash = compute_content_hash(list_variant_images(folder))
+    db = tmp_path / "r.db"
+    run = fake_run("tiny@share=0.1", 0, 0.6, variant_hash=variant_hash)
+    save_run(run, db, extra={"sweep": {"variant_dir": str(folder)}})
+    result = build_report("tiny@share=0.1", db_path=db, out_dir=tmp_path / "rep", cwd=tmp_path)
+    assert "balance" in result.images

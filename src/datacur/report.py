@@ -228,10 +228,12 @@ def plot_ratio(
     *,
     axis_label: str,
     title: str,
+    scores: Sequence[Sequence[float]] | None = None,
 ) -> bytes:
     """Mean accuracy against a recipe parameter, with interval error bars.
 
-    Points with no interval (a single seed) are drawn without a bar.
+    Points with no interval (a single seed) are drawn without a bar. ``scores`` (one list
+    of per-seed scores per value) are drawn as small grey dots, so the spread is visible.
 
     Returns:
         PNG bytes of size :func:`figure_pixels` ``("ratio")``.
@@ -243,6 +245,9 @@ def plot_ratio(
     lower = np.nan_to_num(y - np.asarray(low, dtype=np.float64), nan=0.0)
     upper = np.nan_to_num(np.asarray(high, dtype=np.float64) - y, nan=0.0)
     order = np.argsort(x, kind="stable")
+    if scores is not None:
+        for xi, seed_scores in zip(x, scores, strict=True):
+            axis.scatter([xi] * len(seed_scores), seed_scores, s=12, color="0.6", zorder=1)
     axis.errorbar(
         x[order], y[order], yerr=[lower[order], upper[order]], fmt="o-", capsize=4, color="C0"
     )
@@ -358,7 +363,7 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1150px;
 h1 { font-size: 1.6rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 0.9rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
+th:first-child, td:first-child, td:last-child { text-align: left; }
 img.plot { max-width: 100%; height: auto; display: block; margin: 0.5rem 0; }
 .gallery { display: flex; flex-wrap: wrap; gap: 0.5rem; }
 .gallery figure { margin: 0; width: 110px; text-align: center; font-size: 0.75rem; }
@@ -464,18 +469,33 @@ def _select_runs(runs: Sequence[StoredRun], notes: list[str]) -> list[StoredRun]
     return chosen
 
 
-def _find_variant_dir(name: str, variant_hash: str, cwd: Path) -> Path | None:
-    """The folder ``datasets/<name>`` when it still holds the content the runs were on."""
+def _find_variant_dir(
+    name: str, variant_hash: str, cwd: Path, runs: Sequence[StoredRun] = ()
+) -> Path | None:
+    """The variant's folder, if one still holds the content the runs were on.
+
+    Tried: the folder a sweep recorded with the runs (``extra.sweep.variant_dir``), then
+    ``datasets/<name>``.
+    """
     from datacur.variant import compute_content_hash, list_variant_images
 
-    candidate = cwd / "datasets" / name
-    if not candidate.is_dir():
-        return None
-    try:
-        content = compute_content_hash(list_variant_images(candidate, allow_empty_class=True))
-    except VariantError:
-        return None
-    return candidate if content == variant_hash else None
+    candidates: list[Path] = []
+    for run in runs:
+        recorded = (run.extra.get("sweep") or {}).get("variant_dir")
+        if recorded and Path(recorded) not in candidates:
+            candidates.append(Path(recorded))
+    candidates.append(Path("datasets") / name)
+    for candidate in candidates:
+        folder = candidate if candidate.is_absolute() else cwd / candidate
+        if not folder.is_dir():
+            continue
+        try:
+            content = compute_content_hash(list_variant_images(folder, allow_empty_class=True))
+        except VariantError:
+            continue
+        if content == variant_hash:
+            return folder
+    return None
 
 
 # --------------------------------------------------------------------------- sections
@@ -683,7 +703,7 @@ def build_report(
         runs = [run for run in runs if run.epochs == epochs]
     runs = _select_runs(runs, notes)
     if variant_dir is None:
-        variant_dir = _find_variant_dir(name, variant_hash, cwd)
+        variant_dir = _find_variant_dir(name, variant_hash, cwd, runs)
     elif not (cwd / variant_dir).is_dir():
         raise VariantError(f"{variant_dir}: folder not found. Give the variant folder.")
     else:
@@ -805,7 +825,8 @@ def build_sweep_report(
             [stat.ci_low for stat in comparison.variants],
             [stat.ci_high for stat in comparison.variants],
             axis_label=str(axis),
-            title=f"Accuracy on {comparison.scored_on} vs {axis} (bars: {level} CI over seeds)",
+            title=f"Accuracy on {comparison.scored_on} vs {axis} (bars: {level} CI, dots: seeds)",
+            scores=[stat.scores for stat in comparison.variants],
         )
         sections.append(f"<h2>Accuracy against {_esc(axis)}</h2>" + _img(figures["ratio"], "ratio"))
     elif axis:

@@ -58,13 +58,18 @@ class _Board:
         ranked.sort(key=lambda row: (math.isnan(row[1]), -row[1] if not math.isnan(row[1]) else 0))
         return ranked
 
-    def table(self, title: str) -> Table:
+    def table(self, title: str, *, live: bool = True) -> Table:
         table = Table(title=title)
         table.add_column("#", justify="right")
-        table.add_column("variant")
+        table.add_column("variant", overflow="fold")
         if self.axis:
             table.add_column(self.axis.split(".")[-1], justify="right")
-        for column in ("seeds", "running", "mean", "± sd", "best"):
+        columns = (
+            ("seeds", "running", "mean", "± sd", "best")
+            if live
+            else ("seeds", "mean", "± sd", "best")
+        )
+        for column in columns:
             table.add_column(column, justify="right")
         for rank, (index, mean, sd, best) in enumerate(self.rows(), start=1):
             target = self.targets[index]
@@ -75,9 +80,8 @@ class _Board:
             row = [str(rank), target.name]
             if self.axis:
                 row.append(str(target.value))
+            row += [seeds, running] if live else [seeds]
             row += [
-                seeds,
-                running,
                 "—" if math.isnan(mean) else f"{mean:.4f}",
                 "—" if math.isnan(sd) else f"{sd:.4f}",
                 "—" if math.isnan(best) else f"{best:.4f}",
@@ -281,7 +285,10 @@ def sweep(
     else:
         scored_on = result.test_name or "val"
         out_console.print(
-            board.table(f"Sweep: {epochs} epochs, model {model}, scored on {scored_on} ({db_path})")
+            board.table(
+                f"Sweep: {epochs} epochs, model {model}, scored on {scored_on} ({db_path})",
+                live=False,
+            )
         )
         out_console.print(
             f"{len(result.finished)} run(s) trained, {len(result.skipped)} already stored.",

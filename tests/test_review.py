@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from rich.text import Text
+from rich_pixels import Pixels
+from textual.widgets import Static
 
 from datacur.errors import DatacurError
 from datacur.imagechecks import ImageIssue
@@ -49,6 +52,10 @@ def test_keys_in_journal_out(issues: Path, tmp_path: Path) -> None:
         app = _app(issues, journal)
         async with app.run_test(size=SIZE) as pilot:
             assert app.current().path == "train/iv/iv_0.png"
+            book = app.query_one("#book", Static).content
+            texts = [part.plain for part in book.renderables if isinstance(part, Text)]
+            assert texts == ["label book: given 'iv'", "label book: suggested 'vi'"]
+            assert isinstance(app.query_one("#preview", Static).content, Pixels)
             await pilot.press("r")  # relabel iv -> vi (the suggestion)
             # On disk at once, while the app is still running.
             assert _journal_lines(journal)[-1]["to"] == "vi"

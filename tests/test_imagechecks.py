@@ -109,3 +109,13 @@ def test_options_are_checked() -> None:
         ImageCheckOptions(max_aspect=0.5)
     with pytest.raises(ValueError, match="blank_ink"):
         ImageCheckOptions(blank_ink=0.7)
+
+
+@pytest.mark.integration
+def test_starter_data_leakage_matches_the_known_49_identical_pairs(shared_data: Path) -> None:
+    variant = shared_data / "dcai-2021"
+    issues, stats = check_images(list_variant_images(variant), variant)
+    assert all(stat.readable for stat in stats)
+    exact_leaks = [i for i in issues if i.issue == "leakage" and "byte-identical" in i.reason]
+    assert len(exact_leaks) == 49  # data README: 49 byte-identical train/val pairs
+    assert all(issue.split == "val" for issue in exact_leaks)

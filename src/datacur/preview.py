@@ -32,7 +32,7 @@ def _thumbnail(image: np.ndarray, cell: int) -> np.ndarray:
     height, width = image.shape
     scale = cell / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = np.asarray(Image.fromarray(image, mode="L").resize(size, Image.BILINEAR))
+    resized = np.asarray(Image.fromarray(image, mode="L").resize(size, Image.Resampling.BILINEAR))
     square = np.full((cell, cell), 255, dtype=np.uint8)
     top = (cell - resized.shape[0]) // 2
     left = (cell - resized.shape[1]) // 2

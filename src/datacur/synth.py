@@ -221,7 +221,7 @@ def _adjust_stroke(ink: np.ndarray, current: float, target: float) -> np.ndarray
     if radius < 1:
         return ink
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    padded = cv2.copyMakeBorder(ink, radius, radius, radius, radius, cv2.BORDER_CONSTANT, 0)
+    padded = cv2.copyMakeBorder(ink, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0)
     if delta > 0:
         return cv2.dilate(padded, kernel)
     return cv2.erode(padded, kernel)[radius:-radius, radius:-radius]
@@ -243,7 +243,7 @@ def _place_glyph(
     if abs(angle) > 0.2:
         h, w = ink.shape
         pad = int(0.1 * max(h, w)) + 2
-        ink = cv2.copyMakeBorder(ink, pad, pad, pad, pad, cv2.BORDER_CONSTANT, 0)
+        ink = cv2.copyMakeBorder(ink, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
         centre = (ink.shape[1] / 2, ink.shape[0] / 2)
         matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
         ink = cv2.warpAffine(ink, matrix, (ink.shape[1], ink.shape[0]), flags=cv2.INTER_LINEAR)
@@ -392,7 +392,7 @@ def _shear(ink: np.ndarray, slant: float) -> np.ndarray:
     extra = math.ceil(abs(slant) * h) + 2
     # x' = x + slant * (h - y), shifted so that nothing goes left of column 0.
     shift = slant * h if slant > 0 else 0.0
-    matrix = np.float32([[1, -slant, shift], [0, 1, 0]])
+    matrix = np.array([[1.0, -slant, shift], [0.0, 1.0, 0.0]], dtype=np.float32)
     sheared = cv2.warpAffine(ink, matrix, (w + extra, h), flags=cv2.INTER_LINEAR)
     return _crop(sheared)
 
@@ -619,6 +619,8 @@ def synthesize(
         overwrite: replace an existing ``out_dir``.
         progress: ``progress(done, total)`` after each batch of images is written.
         workers: processes to render with (default: up to 2, the cores of this machine).
+            More than one starts *spawned* processes, so a script calling this must guard
+            its entry point with ``if __name__ == "__main__":`` (the CLI and pytest do).
         preview: also write ``preview.png``, a contact sheet, into the variant.
         style: the drawing distributions (default: the starter-data figures).
 

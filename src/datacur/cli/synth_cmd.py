@@ -74,7 +74,9 @@ def synth(
     ] = None,
     download: Annotated[
         bool,
-        typer.Option(help="emnist: fetch the official gzip.zip from NIST into the cache."),
+        typer.Option(
+            "--download", help="emnist: fetch the official gzip.zip from NIST into the cache."
+        ),
     ] = False,
     cache_dir: Annotated[
         Path | None,

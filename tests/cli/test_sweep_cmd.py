@@ -76,3 +76,16 @@ def test_sweep_failed_pair_exits_1_after_storing_the_rest(
     assert result.exit_code == 1
     assert "1 of 2 pair(s) failed" in result.stderr and "fake failure" in result.stderr
     assert [run.variant for run in load_runs(db)] == ["fine"]
+
+
+def test_sweep_ray_without_ray_names_the_extra(
+    tmp_path: Path, make_variant: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    a = make_variant(tmp_path / "a", n_train=1, n_val=1)
+    args = ["sweep", str(a), "--epochs", "1", "--db", str(tmp_path / "r.db"), "--ray"]
+    result = runner.invoke(build_app(), args)
+    assert result.exit_code == 1
+    assert "pip install 'datacur[ray]'" in result.stderr

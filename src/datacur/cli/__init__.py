@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.apply_cmd",
     "datacur.cli.review_cmd",
     "datacur.cli.augment_cmd",
+    "datacur.cli.mix_cmd",
     "datacur.cli.compare_cmd",
     "datacur.cli.report_cmd",
     "datacur.cli.sweep_cmd",

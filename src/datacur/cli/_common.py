@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from datacur.errors import DatacurError
@@ -55,6 +56,9 @@ class DatacurGroup(TyperGroup):
             return super().invoke(ctx)
         except DatacurError as err:
             err_console.print(
-                f"[bold red]Error:[/] {err}", highlight=False, soft_wrap=True, markup=True
+                f"[bold red]Error:[/] {escape(str(err))}",
+                highlight=False,
+                soft_wrap=True,
+                markup=True,
             )
             raise typer.Exit(code=1) from None

@@ -129,9 +129,9 @@ def compare(
             )
         out_console.print(per_class)
         for difference in result.differences:
-            out_console.print(f"• {difference.verdict}", highlight=False)
+            out_console.print(f"• {difference.verdict}", highlight=False, markup=False)
     for note in result.notes:
-        out_console.print(f"Note: {note}", highlight=False)
+        out_console.print(f"Note: {note}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -69,7 +69,7 @@ def report(
         overwrite=force,
     )
     for note in result.notes:
-        err_console.print(f"Note: {note}", highlight=False)
+        err_console.print(f"Note: {note}", highlight=False, markup=False)
     if as_json:
         payload = {
             "html": str(result.html),
@@ -80,8 +80,10 @@ def report(
         }
         typer.echo(json.dumps(payload, separators=(",", ":")))
         return
-    out_console.print(f"{result.title}: {result.runs} run(s)")
-    out_console.print(f"Wrote {result.html} and {len(result.images)} plot(s)", highlight=False)
+    out_console.print(f"{result.title}: {result.runs} run(s)", markup=False)
+    out_console.print(
+        f"Wrote {result.html} and {len(result.images)} plot(s)", highlight=False, markup=False
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -202,7 +202,7 @@ def sweep(
         build_seed=build_seed,
         rebuild=rebuild,
         on_event=lambda event: err_console.print(
-            f"{event.kind} {event.name}: {event.message}", highlight=False
+            f"{event.kind} {event.name}: {event.message}", highlight=False, markup=False
         ),
     )
     axis = axis_values[0] if axis_values else None
@@ -256,7 +256,7 @@ def sweep(
                 overwrite=True,  # existence was checked (and --force given) before the sweep
             ).html
         except DatacurError as err:
-            err_console.print(f"No sweep report: {err}", highlight=False)
+            err_console.print(f"No sweep report: {err}", highlight=False, markup=False)
 
     if as_json:
         payload = {
@@ -295,7 +295,7 @@ def sweep(
             highlight=False,
         )
         if report_path is not None:
-            out_console.print(f"Report: {report_path}", highlight=False)
+            out_console.print(f"Report: {report_path}", highlight=False, markup=False)
     if result.failed:
         details = "; ".join(f"{targets[i].name} seed {s}: {m}" for i, s, m in result.failed)
         raise EvaluationError(

@@ -232,7 +232,7 @@ class StepConfig(StrictModel):
 class PipelineConfig(StrictModel):
     """An augment pipeline file (``recipes/augment/*.yaml``)."""
 
-    version: Literal[1] = FORMAT_VERSION
+    version: Literal[1] = 1  # FORMAT_VERSION
     name: str = Field(min_length=1)
     description: str = ""
     steps: tuple[StepConfig, ...] = Field(min_length=1)

@@ -258,7 +258,7 @@ def draw_dev_test(
                 height=height,
             )
             rows.append({**asdict(row), "cluster": str(clusters[index])})
-        write_manifest(partial, rows, extra_columns=("cluster",))
+        write_manifest(partial, rows, extra_columns=("cluster",))  # type: ignore[arg-type]
         per_class = Counter(items[i].label for i in chosen)
         labels_by_cluster: dict[int, set[str]] = {}
         for index in chosen:

@@ -261,8 +261,8 @@ def render_item(item: Item) -> tuple[bytes, str, dict[str, Any], int, int]:
     label = item.label
     if not item.ops and item.file.suffix.lower() == ".png" and _is_plain_gray_png(item.file):
         data = item.file.read_bytes()
-        with Image.open(item.file) as image:
-            width, height = image.size
+        with Image.open(item.file) as opened:
+            width, height = opened.size
         return data, label, {"transform": item.transform}, width, height
     leading = 0
     while leading < len(item.ops) and getattr(item.ops[leading], "cacheable", False):

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from datacur.cap import BATCH_SIZE, MAX_IMAGES
-from datacur.config import FORMAT_VERSION, StrictModel, load_config
+from datacur.config import StrictModel, load_config
 from datacur.dedupe import DEFAULT_NEAR_DISTANCE
 from datacur.labels import CLASSES
 
@@ -129,7 +129,11 @@ class InputConfig(StrictModel):
 
 
 class ExcludeConfig(StrictModel):
-    """Folders whose images (and their byte-identical or near-identical twins) never enter."""
+    """Folders whose images (and their byte-identical or near-identical twins) never enter.
+
+    Applies to variant and folder inputs; synth inputs make new images and are not
+    hashed. Near-identity is the pHash of the ink (``datacur.devtest.ink_phash``).
+    """
 
     folders: tuple[str, ...] = ()
     max_distance: int = Field(
@@ -141,7 +145,7 @@ class ExcludeConfig(StrictModel):
 
 
 class DedupeStep(StrictModel):
-    """Drop exact (SHA-256) and near (ink pHash) duplicates across all real inputs.
+    """Drop exact (SHA-256) and near (ink pHash) duplicates across variant and folder inputs.
 
     The first image in input order is kept. Twins under different labels are label noise:
     ``conflicting: drop_all`` removes every member, ``keep_first`` keeps the first.
@@ -245,7 +249,7 @@ class FillConfig(StrictModel):
 class Recipe(StrictModel):
     """A mix recipe: inputs, steps, split policy and cap. See ``recipes/*.yaml``."""
 
-    version: Literal[1] = FORMAT_VERSION
+    version: Literal[1] = 1  # FORMAT_VERSION
     name: str = Field(pattern=_NAME_PATTERN)
     description: str = ""
     seed: int = Field(default=0, ge=0)

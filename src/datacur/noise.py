@@ -316,29 +316,34 @@ def _run_parallel(
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     import multiprocessing
     import queue as queue_module
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    import time
 
-    # spawn, not fork: TensorFlow's threads do not survive a fork.
+    # spawn, not fork: TensorFlow's threads do not survive a fork. A multiprocessing Pool,
+    # not a ProcessPoolExecutor: leaving its block (Ctrl-C, a failed fold) terminates the
+    # workers instead of waiting minutes for running folds; one fold per worker process
+    # returns TensorFlow's memory after each fold.
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // jobs)
     results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    with context.Manager() as manager, ProcessPoolExecutor(jobs, mp_context=context) as pool:
+    with context.Manager() as manager, context.Pool(jobs, maxtasksperchild=1) as pool:
         events = manager.Queue()
-        pending = {
-            pool.submit(
+        pending = [
+            pool.apply_async(
                 _fold_job,
-                {
-                    "images": images,
-                    "labels": labels,
-                    "train_index": train,
-                    "fold": fold,
-                    "threads": threads,
-                    "queue": events,
-                    **common,
-                },
+                (
+                    {
+                        "images": images,
+                        "labels": labels,
+                        "train_index": train,
+                        "fold": fold,
+                        "threads": threads,
+                        "queue": events,
+                        **common,
+                    },
+                ),
             )
             for fold, (train, _test) in enumerate(splits)
-        }
+        ]
 
         def drain() -> None:
             while True:
@@ -349,10 +354,11 @@ def _run_parallel(
                 emit(fold, epoch)
 
         while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            time.sleep(0.2)
             drain()
-            for future in done:
-                fold, probs, embeddings = future.result()
+            for job in [job for job in pending if job.ready()]:
+                pending.remove(job)
+                fold, probs, embeddings = job.get()  # re-raises a worker's exception
                 results[fold] = (probs, embeddings)
         drain()
     return results

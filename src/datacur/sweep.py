@@ -14,8 +14,10 @@ Running on a real Ray cluster
 2. Start the cluster (``ray start --head`` on one machine, ``ray start --address=HEAD:6379``
    on the others, or a Ray cluster launcher / KubeRay config).
 3. From a machine that can reach the head node, run for example
-   ``datacur sweep recipes/*.yaml --seeds 5 --test datasets/dev-test --ray ray://HEAD:10001``
-   (Ray Client), or ``--ray auto`` on a cluster node to join the running cluster.
+   ``datacur sweep recipes/*.yaml --seeds 5 --test datasets/dev-test --ray-address
+   ray://HEAD:10001`` (Ray Client, port 10001 open on the head), or
+   ``--ray-address auto`` on a cluster node to join the running cluster. Plain ``--ray``
+   starts a private local Ray for the sweep and stops it at the end.
 
 Nodes need no shared file system: the driver builds the variants, zips each variant and the
 test set once into Ray's object store, and every task unpacks them into a temporary folder.

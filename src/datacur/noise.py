@@ -57,7 +57,9 @@ __all__ = [
 
 DEFAULT_FOLDS = 5
 SHORT_EPOCHS = 15
-"""Epochs per fold of the default short schedule (5 folds of the starter data in < 15 min)."""
+"""Epochs per fold of the default short schedule. Aimed at 5 folds of the starter data in
+under 15 minutes on 2 cores (estimated ~8 min idle from per-epoch timings, not yet measured
+end to end: ``benchmarks/noise_quality.py --starter``)."""
 FULL_EPOCHS = 100
 """The competition's schedule: 100 epochs."""
 DEFAULT_CACHE_DIR = Path("datasets/.cache/noise")

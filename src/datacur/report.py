@@ -756,6 +756,7 @@ def build_sweep_report(
     db_path: Path | None = None,
     test_name: str | None = None,
     epochs: int | None = None,
+    model: str | None = None,
     overwrite: bool = False,
 ) -> ReportResult:
     """Write the report of a sweep: the comparison table and, along an axis, the ratio plot.
@@ -779,6 +780,7 @@ def build_sweep_report(
         db_path=db_path,
         test_name=test_name,
         epochs=epochs,
+        model=model,
     )
     figures: dict[str, bytes] = {}
     sections: list[str] = []

@@ -253,6 +253,7 @@ def sweep(
                 db_path=db_path,
                 test_name=result.test_name,
                 epochs=epochs,
+                model=model,
                 overwrite=True,  # existence was checked (and --force given) before the sweep
             ).html
         except DatacurError as err:

@@ -103,6 +103,10 @@ def test_resume_after_an_interrupted_session(issues: Path, tmp_path: Path) -> No
             assert app.progress.reviewed == 2
             assert "reviewed 2 / 4" in app.sub_title
             assert app.current().path == "val/x/x_0.png"  # the first undecided one
+            await pilot.press("p", "p")
+            assert app.current().path == "train/iv/iv_0.png"
+            await pilot.press("s")  # skip jumps over the decided blank image
+            assert app.current().path == "val/x/x_0.png"
             await pilot.press("d")
             assert app.current().path == "train/ii/ii_0.png"
 

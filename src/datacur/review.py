@@ -48,7 +48,7 @@ HELP = """\
   d  drop          remove the image
   u  undo          cancel the latest decision
 [b]Move[/b]
-  s  skip          next image, no decision
+  s  skip          next undecided image, no decision
   n / ↓  next      p / ↑  previous
 [b]View[/b]
   f  filter by issue type (cycles)    c  filter by class (cycles)
@@ -417,7 +417,8 @@ class ReviewApp(App[ReviewProgress]):
     # ----------------------------------------------------------------- moving and views
 
     def action_skip(self) -> None:
-        self.action_next()
+        """Leave this image undecided and go to the next undecided one."""
+        self._goto_pending(start=self.query_one(DataTable).cursor_row + 1)
 
     def action_next(self) -> None:
         self.query_one(DataTable).action_cursor_down()

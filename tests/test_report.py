@@ -257,3 +257,19 @@ def test_report_finds_the_folder_a_sweep_recorded(
     save_run(run, db, extra={"sweep": {"variant_dir": str(folder)}})
     result = build_report("tiny@share=0.1", db_path=db, out_dir=tmp_path / "rep", cwd=tmp_path)
     assert "balance" in result.images
+
+
+def test_sweep_report_with_one_seed_per_point(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    points = []
+    for share, score in ((0.0, 0.70), (0.4, 0.72)):
+        name = f"combined@share={share}"
+        save_run(fake_run(name, 0, score), db)
+        points.append(SweepPoint(name, load_runs(db, variant=name)[0].variant_hash, share))
+    result = build_sweep_report(points, out_dir=tmp_path / "sweep", axis="share", db_path=db)
+    _assert_png(result.images["ratio"], "ratio")
+    assert any("single seed" in note for note in result.notes)
+    # non-numeric axis values: the table only, and a note saying why
+    labels = [SweepPoint(p.name, p.variant_hash, str(p.value) + "x") for p in points]
+    result = build_sweep_report(labels, out_dir=tmp_path / "s2", axis="share", db_path=db)
+    assert "ratio" not in result.images and any("not all numbers" in n for n in result.notes)

@@ -404,3 +404,23 @@ def test_optional_synth_with_missing_data_is_skipped(setup: Path) -> None:
     plan = plan_mix(recipe)
     assert plan.skipped_inputs == ["c74k"] and not plan.synth_jobs
     assert any("c74k: skipped" in note for note in plan.notes)
+
+
+def test_parallel_map_keeps_order() -> None:
+    from datacur.pool import parallel_map
+
+    values = list(range(-150, 150))
+    assert parallel_map(abs, values, workers=2) == parallel_map(abs, values, workers=1)
+
+
+def test_fill_both_splits_stays_under_the_cap(setup: Path) -> None:
+    recipe = _recipe(
+        setup,
+        cap=400,
+        fill={"pipeline": GEOMETRY, "splits": ["train", "val"]},
+        inputs=[_variant_input()],
+    )
+    plan = plan_mix(recipe)
+    counts = plan.split_counts()
+    assert 400 - 16 < plan.cap().counted <= 400
+    assert counts["val"] > 20 and counts["train"] > 40

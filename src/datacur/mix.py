@@ -183,7 +183,8 @@ def _rng(seed: int, *keys: str) -> np.random.Generator:
 class _Hashes:
     """SHA-256 and ink pHash per file, computed once."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int | None = None) -> None:
+        self._workers = workers
         self._sha: dict[Path, str] = {}
         self._phash: dict[Path, int] = {}
 
@@ -194,7 +195,9 @@ class _Hashes:
 
     def phashes(self, paths: Sequence[Path]) -> np.ndarray:
         missing = sorted({path for path in paths if path not in self._phash})
-        for path, value in zip(missing, parallel_map(_ink_phash_file, missing), strict=True):
+        for path, value in zip(
+            missing, parallel_map(_ink_phash_file, missing, workers=self._workers), strict=True
+        ):
             self._phash[path] = value
         return np.array([self._phash[path] for path in paths], dtype=np.uint64)
 
@@ -632,7 +635,11 @@ def _check(plan: MixPlan, where: str) -> None:
 
 
 def plan_mix(
-    recipe: Recipe | Path, *, seed: int | None = None, base_dir: Path | None = None
+    recipe: Recipe | Path,
+    *,
+    seed: int | None = None,
+    base_dir: Path | None = None,
+    workers: int | None = None,
 ) -> MixPlan:
     """Plan a recipe without writing anything.
 
@@ -641,6 +648,7 @@ def plan_mix(
         seed: overrides the recipe's ``seed``.
         base_dir: folder that relative paths are resolved against (default: the recipe
             file's folder, or the current folder for a Recipe object).
+        workers: processes that hash images (default: up to 2; see :func:`build_variant`).
 
     Raises:
         ConfigError / RecipeError: invalid recipe, missing inputs, impossible takes.
@@ -664,7 +672,7 @@ def plan_mix(
         seed=recipe.seed if seed is None else seed,
         items=[],
     )
-    hashes = _Hashes()
+    hashes = _Hashes(workers)
     real: list[Item] = []
     synth_items: dict[str, list[Item]] = {}
     for index, config in enumerate(recipe.inputs):
@@ -808,6 +816,7 @@ def build_variant(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     base_dir: Path | None = None,
+    workers: int | None = None,
 ) -> MixResult:
     """Build the variant a recipe describes, atomically; never over the cap.
 
@@ -820,6 +829,9 @@ def build_variant(
         overwrite: replace ``out_dir`` if it exists.
         progress: ``progress(done, total)`` after each image.
         base_dir: see :func:`plan_mix`.
+        workers: render processes (default: up to 2); 1 renders in this process, which
+            is what a caller holding threads (a UI, TensorFlow) should ask for. The bytes
+            do not depend on it.
 
     Raises:
         ConfigError / RecipeError / CapExceededError: before anything is written.
@@ -833,7 +845,7 @@ def build_variant(
             raise ValueError("a MixPlan already fixes seed and base_dir")
         plan = recipe
     else:
-        plan = plan_mix(recipe, seed=seed, base_dir=base_dir)
+        plan = plan_mix(recipe, seed=seed, base_dir=base_dir, workers=workers)
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise DatacurError(
@@ -848,7 +860,7 @@ def build_variant(
             if plan.synth_jobs:
                 mapping = _run_synth(plan, Path(workdir))
                 items = [_bind_synth(item, mapping) for item in items]
-            rows = write_items(items, partial, progress=progress)
+            rows = write_items(items, partial, progress=progress, workers=workers)
         write_manifest(partial, rows)
         atomic_write_text(partial / "recipe.yaml", _resolved_recipe(plan, out_dir))
     per_class: dict[str, dict[str, int]] = {split: dict.fromkeys(CLASSES, 0) for split in SPLITS}

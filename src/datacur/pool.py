@@ -235,11 +235,14 @@ _PARALLEL_MIN_ITEMS = 256
 
 
 @functools.lru_cache(maxsize=64)
-def _base_image(path: str, ops: tuple[Operation, ...]) -> tuple[np.ndarray, str, tuple]:
+def _base_image(
+    path: str, stamp: tuple[int, int], ops: tuple[Operation, ...]
+) -> tuple[np.ndarray, str, tuple]:
     """Decode ``path`` and apply cacheable leading ops once per parent.
 
     Augmented copies of one parent sit next to each other in a plan, so the decode and
-    crop of the parent are shared by all its copies.
+    crop of the parent are shared by all its copies. ``stamp`` (mtime, size) keeps a
+    long-lived process from reusing a stale decode of a rewritten file.
     """
     image = read_image_gray(Path(path))
     records = []
@@ -267,7 +270,9 @@ def render_item(item: Item) -> tuple[bytes, str, dict[str, Any], int, int]:
     leading = 0
     while leading < len(item.ops) and getattr(item.ops[leading], "cacheable", False):
         leading += 1
-    base, _, cached_records = _base_image(str(item.file), item.ops[:leading])
+    stat = item.file.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    base, _, cached_records = _base_image(str(item.file), stamp, item.ops[:leading])
     image = base.copy()
     records = list(cached_records)
     for op in item.ops[leading:]:

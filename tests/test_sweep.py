@@ -272,11 +272,13 @@ def test_ray_local_cluster_trains_and_resumes(
     a, _b, test = two_variants
     db = tmp_path / "r.db"
     targets = prepare_targets([a])
+    events: list[SweepEvent] = []
     result = run_sweep(
         targets, [0, 1], epochs=1, test_dir=test, db_path=db, jobs=2, ray=True,
-        jit_compile=False, model="small-cnn",
+        jit_compile=False, model="small-cnn", on_event=events.append,
     )  # fmt: skip
     assert len(result.finished) == 2 and not result.failed
+    assert {e.kind for e in events} == {"started", "epoch", "finished"}  # epochs via a Ray queue
     runs = load_runs(db)
     # the tasks trained on unpacked copies: same content hash, predictions point at our test set
     assert all(run.variant_hash == targets[0].variant_hash for run in runs)

@@ -529,10 +529,22 @@ def _ray_task(
     test_name: str | None,
     seed: int,
     options: dict[str, Any],
+    pair: tuple[int, int] | None = None,
+    events: Any = None,
 ) -> tuple[Any, str | None]:
-    """Unpack a variant (and test set) into a temporary folder and run one seed there."""
+    """Unpack a variant (and test set) into a temporary folder and run one seed there.
+
+    ``events`` is a ``ray.util.queue.Queue``: each epoch puts ``(pair, EpochLog)`` on it for
+    the driver's live table. Progress is best effort and never fails the training.
+    """
     from datacur._tf import import_tensorflow_quietly
     from datacur.evaluate import configure_threads, evaluate_variant
+
+    def progress(log: Any) -> None:
+        if events is None:
+            return
+        with contextlib.suppress(Exception):
+            events.put_nowait((pair, log))
 
     import_tensorflow_quietly()
     configure_threads(1)
@@ -547,7 +559,12 @@ def _ray_task(
             with zipfile.ZipFile(_io.BytesIO(test_zip)) as archive:
                 archive.extractall(test_dir)
         result = evaluate_variant(
-            variant_dir, seed=seed, test_dir=test_dir, variant_name=variant_name, **options
+            variant_dir,
+            seed=seed,
+            test_dir=test_dir,
+            variant_name=variant_name,
+            progress=progress,
+            **options,
         )
         return result, None if test_dir is None else str(test_dir)
 
@@ -593,7 +610,11 @@ def _run_ray(
                 "--ray."
             ) from err
     try:
+        from ray.util.queue import Queue
+
         remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        # Epoch logs from the tasks; the queue actor takes no CPU away from trainings.
+        events = Queue(actor_options={"num_cpus": 0})
         task_options = {key: value for key, value in options.items() if key != "test_dir"}
         test_ref = ray.put(_zip_folder(test_dir, None)) if test_dir is not None else None
         test_name = Path(test_dir).resolve().name if test_dir is not None else None
@@ -603,13 +624,35 @@ def _run_ray(
             target = targets[index]
             if index not in zips:
                 zips[index] = ray.put(_zip_folder(target.variant_dir, ("train", "val")))
-            ref = remote.remote(zips[index], target.name, test_ref, test_name, seed, task_options)
+            ref = remote.remote(
+                zips[index],
+                target.name,
+                test_ref,
+                test_name,
+                seed,
+                task_options,
+                (index, seed),
+                events,
+            )
             refs[ref] = (index, seed)
             emit(SweepEvent("started", index, target.name, seed, message="submitted to Ray"))
         pending = list(refs)
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1, timeout=0.5)
+                with contextlib.suppress(Exception):  # progress only: never stop the sweep
+                    for (index, seed), log in events.get_nowait_batch(events.qsize()):
+                        emit(
+                            SweepEvent(
+                                "epoch",
+                                index,
+                                targets[index].name,
+                                seed,
+                                epoch=log.epoch,
+                                epochs=log.epochs,
+                                score=log.val_accuracy,
+                            )
+                        )
                 for ref in done:
                     pair = refs[ref]
                     try:

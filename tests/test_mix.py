@@ -377,6 +377,8 @@ def test_synth_input_is_generated_and_bound(setup: Path) -> None:
     assert all(row["origin"].startswith("strokes:") for row in rows)
     assert all(row["split"] == "train" for row in rows)
     assert not list(setup.glob(".out.synth-*"))
+    build_variant(recipe, setup / "again")
+    assert _hash(setup / "out") == _hash(setup / "again")
 
 
 @pytest.mark.slow

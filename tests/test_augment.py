@@ -227,3 +227,18 @@ def test_augment_variant_errors_leave_nothing(
     with pytest.raises(DatacurError, match="--force"):
         augment_variant(variant, pipeline, tmp_path / "exists")
     assert not (tmp_path / "o").exists() and not (tmp_path / "o.partial").exists()
+
+
+def test_augment_variant_train_split_only(
+    tmp_path: Path, make_variant: Callable[..., Path]
+) -> None:
+    variant = make_variant(tmp_path / "in", n_train=2, n_val=1)
+    pipeline = REPO / "recipes" / "augment" / "geometry.yaml"
+    summary = augment_variant(
+        variant, pipeline, tmp_path / "out", per_class_target=5, splits=("train",)
+    )
+    rows = read_manifest(tmp_path / "out")
+    assert summary.children == 30
+    assert all(row["split"] == "train" for row in rows if row["parent"])
+    with pytest.raises(DatacurError, match="--split"):
+        augment_variant(variant, pipeline, tmp_path / "x", splits=("test",))

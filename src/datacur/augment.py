@@ -579,6 +579,7 @@ def augment_variant(
     *,
     copies: int = 1,
     per_class_target: int | None = None,
+    splits: Sequence[str] = ("train", "val"),
     seed: int = 0,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
@@ -590,7 +591,11 @@ def augment_variant(
         pipeline: a built pipeline or the path of a pipeline YAML file.
         out_dir: the new variant (built in ``<out_dir>.partial``, renamed at the end).
         copies: augmented copies per image when ``per_class_target`` is None.
-        per_class_target: top every class up to this many images over train + val.
+        per_class_target: top every class up to this many images, counted over ``splits``.
+            Counts go by the parent's class: a flip may turn a copy of iv into vi (and
+            back), so those two classes can end a little off the target.
+        splits: the splits whose images get copies (all images are kept); copies stay in
+            their parent's split.
         seed: same inputs and seed give a byte-identical variant.
         overwrite: replace ``out_dir`` if it exists.
         progress: optional ``progress(done, total)`` callback.
@@ -620,13 +625,19 @@ def augment_variant(
     parents = unique_names(
         items_from_variant(variant_dir, source=variant_dir.name), prefix_source=False
     )
+    unknown = [split for split in splits if split not in ("train", "val")]
+    if unknown or not splits:
+        raise DatacurError(
+            f"--split must be train or val (received {', '.join(unknown) or 'nothing'})."
+        )
+    eligible = [item for item in parents if item.split in splits]
     children = augment_items(
-        parents, pipeline, copies=copies, per_class_target=per_class_target, seed=seed
+        eligible, pipeline, copies=copies, per_class_target=per_class_target, seed=seed
     )
     skipped = tuple(
         label
         for label in CLASSES
-        if not pipeline.can_augment(label) and any(item.label == label for item in parents)
+        if not pipeline.can_augment(label) and any(item.label == label for item in eligible)
     )
     items = parents + children
     with atomic_output_dir(out_dir, overwrite=overwrite) as partial:
@@ -639,6 +650,7 @@ def augment_variant(
             "pipeline": pipeline.config.model_dump(mode="json"),
             "copies": copies,
             "per_class_target": per_class_target,
+            "splits": list(splits),
             "seed": seed,
         }
         atomic_write_text(partial / "recipe.yaml", yaml.safe_dump(resolved, sort_keys=False))

@@ -26,12 +26,14 @@ def test_augment_success(tmp_path: Path, make_variant: Callable[..., Path]) -> N
             str(tmp_path / "out"),
             "--per-class-target",
             "3",
+            "--split",
+            "train",
             "--json",
         ],
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["parents"] == 20 and payload["children"] == 10
+    assert payload["parents"] == 20 and payload["children"] == 20  # train only: 1 -> 3
     assert (tmp_path / "out" / "manifest.csv").is_file()
 
 

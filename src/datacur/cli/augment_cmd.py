@@ -33,6 +33,12 @@ def augment(
         int,
         typer.Option("--copies", help="Augmented copies per image when no --per-class-target."),
     ] = 1,
+    split: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--split", help="Only augment this split (repeatable; default: train and val)."
+        ),
+    ] = None,
     seed: SeedOption = 0,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -40,7 +46,8 @@ def augment(
     """Write a new variant: VARIANT's images plus augmented copies made by a pipeline.
 
     Copies stay in their parent's split; flips swap iv and vi and never touch vii, viii,
-    ix. manifest.csv records each copy's parent and the exact transform parameters.
+    ix (so iv and vi can end a little off --per-class-target). manifest.csv records each
+    copy's parent and the exact transform parameters.
 
     Example: datacur augment datasets/dcai-2021 --pipeline recipes/augment/ink.yaml --out d/ink
     """
@@ -53,6 +60,7 @@ def augment(
         out,
         copies=copies,
         per_class_target=per_class_target,
+        splits=tuple(split) if split else ("train", "val"),
         seed=seed,
         overwrite=force,
     )

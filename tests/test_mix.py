@@ -426,3 +426,16 @@ def test_fill_both_splits_stays_under_the_cap(setup: Path) -> None:
     counts = plan.split_counts()
     assert 400 - 16 < plan.cap().counted <= 400
     assert counts["val"] > 20 and counts["train"] > 40
+
+
+def test_drop_matches_paths_inside_a_built_variant(setup: Path) -> None:
+    build_variant(_recipe(setup, inputs=[_variant_input()]), setup / "built")
+    (setup / "dropped.csv").write_text("path,label\ntrain/i/real-i_0.png,i\n")
+    recipe = _recipe(
+        setup,
+        inputs=[_variant_input("b", "built")],
+        steps=[{"drop": {"lists": ["dropped.csv"]}}],
+    )
+    plan = plan_mix(recipe)
+    assert len(plan.items) == 59
+    assert "v/train/i/i_0.png" not in {item.origin for item in plan.items}

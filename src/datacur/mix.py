@@ -416,8 +416,11 @@ def _drop(items: list[Item], step: DropStep, index: int, plan: MixPlan, where: s
         return items
 
     def keys(item: Item) -> set[str]:
+        # origin, origin without its first folder, and the file's path inside its input
+        # (split/class/name for a variant, class/name for a folder)
         relative = item.origin.split("/", 1)[1] if "/" in item.origin else item.origin
-        return {item.origin, relative}
+        parts = item.file.parts
+        return {item.origin, relative, "/".join(parts[-3:]), "/".join(parts[-2:])}
 
     kept = [item for item in items if not keys(item) & wanted]
     matched = set().union(*(keys(item) & wanted for item in items)) if items else set()

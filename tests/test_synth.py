@@ -250,3 +250,21 @@ def test_synth_from_real_sources(shared_data: Path, tmp_path: Path) -> None:
             workers=1,
         )
     assert len(list_variant_images(tmp_path / "f")) == 30
+
+
+def test_synth_from_emnist_glyphs(tmp_path: Path) -> None:
+    from tests.sources.test_emnist import write_gz_files
+
+    folder = write_gz_files(tmp_path / "emnist")
+    result = synthesize(
+        "emnist",
+        tmp_path / "s",
+        path=folder,
+        per_class=2,
+        val_fraction=0,
+        source_options={"subset": "all"},
+        workers=1,
+    )
+    # IDX files name no writers: each numeral mixes anonymous glyphs.
+    assert result.glyphs == 12 and result.writers == {"train": 0, "val": 0}
+    assert len(list_variant_images(tmp_path / "s", allow_empty_class=True)) == 20

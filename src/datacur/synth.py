@@ -611,7 +611,8 @@ def synthesize(
         out_dir: the variant folder to create (built in ``<out_dir>.partial``, renamed at the
             end, so an interrupted run leaves nothing at ``out_dir``).
         per_class: images per class, train and val together.
-        val_fraction: share of writers and of each class's images that go to val (0 to <1).
+        val_fraction: share of writers and of each class's images that go to val (0 to <1);
+            0 leaves the val class folders empty (a train-only variant, e.g. to mix in).
         case: "upper", "lower" or "mixed" (each numeral draws its case).
         seed: same inputs and seed give a byte-identical variant, whatever ``workers`` is.
         path: the source's data, when ``source`` is a name.

@@ -10,6 +10,7 @@ export (label, then 784 pixels). Images are stored transposed and white on black
 from __future__ import annotations
 
 import gzip
+import io
 import struct
 import zipfile
 from collections.abc import Callable
@@ -235,3 +236,40 @@ def test_read_idx_round_trip() -> None:
 
     array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
     assert np.array_equal(read_idx(io.BytesIO(idx_bytes(array)), "x"), array)
+
+
+class FakeResponse(io.BytesIO):
+    """Stands in for urllib's response: the bytes of a 'download' and a Content-Length."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.headers = {"Content-Length": str(len(data))}
+
+
+def test_download_verifies_the_checksum_and_caches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import urllib.request
+
+    from datacur.sources import emnist
+
+    payload = make_gzip_zip(tmp_path / "server").read_bytes()
+    calls: list[str] = []
+
+    def fake_urlopen(url: str, timeout: float) -> FakeResponse:
+        calls.append(url)
+        return FakeResponse(payload)
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    with pytest.raises(SourceError, match="checksum mismatch"):
+        emnist.download_emnist(tmp_path / "cache")
+    assert not list((tmp_path / "cache" / "emnist").iterdir()), "no partial file left"
+
+    monkeypatch.setattr(emnist, "DOWNLOAD_MD5", hashlib.md5(payload).hexdigest())
+    seen: list[tuple[int, int]] = []
+    target = emnist.download_emnist(tmp_path / "cache", progress=lambda d, t: seen.append((d, t)))
+    assert target.read_bytes() == payload and seen[-1] == (len(payload), len(payload))
+    assert calls == [emnist.DOWNLOAD_URL] * 2
+    source = open_source("emnist", None, download=True, cache_dir=tmp_path / "cache")
+    assert len(list(source)) == 6 and len(calls) == 2, "the cached file is reused"

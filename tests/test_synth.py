@@ -268,3 +268,30 @@ def test_synth_from_emnist_glyphs(tmp_path: Path) -> None:
     # IDX files name no writers: each numeral mixes anonymous glyphs.
     assert result.glyphs == 12 and result.writers == {"train": 0, "val": 0}
     assert len(list_variant_images(tmp_path / "s", allow_empty_class=True)) == 20
+
+
+def test_recipe_round_trips_through_load_config(tmp_path: Path) -> None:
+    from datacur.config import load_config
+    from datacur.synth import SynthRecipe
+
+    result = synthesize(small_source(), tmp_path / "s", per_class=2, workers=1)
+    loaded = load_config(tmp_path / "s" / "recipe.yaml", SynthRecipe)
+    assert loaded == result.recipe
+
+
+def test_synthetic_images_match_the_measured_starter_figures() -> None:
+    """Medians of 200 numerals sit near the starter data's (see the synth module docstring)."""
+    glyph_sets = [glyphs_for(label) for label in CLASSES]
+    rng = np.random.default_rng(0)
+    heights, aspects, ink_fractions, strokes = [], [], [], []
+    for k in range(200):
+        image, params = compose_numeral(glyph_sets[k % 10], rng, case="upper")
+        rows = np.flatnonzero((image < 128).any(axis=1))
+        heights.append(image.shape[0])
+        aspects.append(image.shape[1] / image.shape[0])
+        ink_fractions.append((rows[-1] - rows[0] + 1) / image.shape[0])
+        strokes.append(params["stroke_px"])
+    assert 220 <= np.median(heights) <= 300  # starter: 258
+    assert 0.95 <= np.median(aspects) <= 1.3  # starter: 1.06
+    assert 0.45 <= np.median(ink_fractions) <= 0.65  # starter: 0.52
+    assert 7 <= np.median(strokes) <= 14  # starter: 10.1

@@ -20,7 +20,15 @@ Measured on the starter data (``datasets/dcai-2021``, 600 random images of 2,880
   an edge).
 - stroke width (twice the median distance-transform value on the ink's ridge) 5.7 / 7.6 /
   10.1 / 11.5 / 19.1 px, i.e. 0.036 / 0.058 / 0.078 / 0.106 / 0.164 of the ink height.
-- about one numeral in four in upper case carries serif bars along its top and bottom.
+- about one numeral in four in upper case carries serif bars along its top and bottom;
+  a lone ``I`` mostly has serifs (``i`` ink W/H median 0.88). Long numerals are written
+  compressed: ink W/H median ``iii`` 1.11, ``vii`` 1.21, ``viii`` 1.32.
+
+The same measurement on 300 numerals synthesised with the defaults (``strokes``, seed 0):
+height 158 / 217 / 260 / 302 / 373 px; aspect 0.84 / 0.96 / 1.07 / 1.19 / 1.41; ink height
+0.28 / 0.44 / 0.53 / 0.65 / 0.82; stroke 0.033 / 0.057 / 0.077 / 0.099 / 0.149 of the ink
+height; margins 0.21 median on each side; ink W/H per class within 0.06 of the starter's,
+except ``i`` (0.43: fewer lone I's with wide serifs than the starter has).
 """
 
 from __future__ import annotations
@@ -104,6 +112,13 @@ class SynthStyle:
     rotation_sd_degrees: float = 2.5
     slant_sd: float = 0.1
     bar_probability: float = 0.25
+    bar_probability_single: float = 0.6
+    """Bars on one-letter numerals: a lone ``I`` is mostly written with serifs (starter
+    ``i`` ink W/H median 0.88, a bare stroke would be about 0.2)."""
+    max_ink_aspect_median: float = 1.35
+    max_ink_aspect_sigma: float = 0.15
+    """Long numerals are written compressed: ink W/H above a limit drawn from this
+    log-normal is squeezed to it (starter ``viii`` ink W/H median 1.32, ``vii`` 1.21)."""
     centre_sd: float = 0.18
     grey_ink_probability: float = 0.25
     grey_ink_range: tuple[float, float] = (40.0, 100.0)
@@ -330,10 +345,17 @@ def compose_numeral(
         np.maximum(region, ink[: region.shape[0], : region.shape[1]], out=region)
         x = left + ink.shape[1]
 
-    bars = case != "lower" and rng.random() < style.bar_probability
+    bar_chance = style.bar_probability_single if len(glyphs) == 1 else style.bar_probability
+    bars = case != "lower" and rng.random() < bar_chance
     if bars:
         _draw_bars(canvas, stroke, rng)
-    canvas = _shear(_crop(canvas), slant)
+    canvas = _crop(canvas)
+    limit = _lognormal(rng, style.max_ink_aspect_median, style.max_ink_aspect_sigma, (1.0, 2.5))
+    squeeze = min(1.0, limit * canvas.shape[0] / canvas.shape[1])
+    if squeeze < 1.0:
+        size = (max(1, round(canvas.shape[1] * squeeze)), canvas.shape[0])
+        canvas = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
+    canvas = _shear(canvas, slant)
 
     ink_h, ink_w = canvas.shape
     image_height = ink_h / ink_fraction
@@ -360,6 +382,7 @@ def compose_numeral(
         "slant": round(float(slant), 4),
         "gaps": [round(g / cap, 4) for g in gaps],
         "bars": bool(bars),
+        "squeeze": round(float(squeeze), 4),
         "ink_level": round(float(ink_level), 1),
     }
     return image, params

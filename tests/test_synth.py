@@ -295,3 +295,12 @@ def test_synthetic_images_match_the_measured_starter_figures() -> None:
     assert 0.95 <= np.median(aspects) <= 1.3  # starter: 1.06
     assert 0.45 <= np.median(ink_fractions) <= 0.65  # starter: 0.52
     assert 7 <= np.median(strokes) <= 14  # starter: 10.1
+
+
+def test_interrupted_parallel_run_leaves_nothing(tmp_path: Path) -> None:
+    def interrupt(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        synthesize(small_source(), tmp_path / "s", per_class=40, workers=2, progress=interrupt)
+    assert list(tmp_path.iterdir()) == []

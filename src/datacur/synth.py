@@ -779,9 +779,15 @@ def _run(
             futures: list[Future[list[dict[str, Any]]]] = [
                 executor.submit(_render_items, chunk) for chunk in chunks
             ]
-            for future in futures:
-                results.extend(future.result())
-                if progress is not None:
-                    progress(len(results), total)
+            try:
+                for future in futures:
+                    results.extend(future.result())
+                    if progress is not None:
+                        progress(len(results), total)
+            except BaseException:
+                # Ctrl-C or a failed chunk: drop queued chunks so that nothing writes into
+                # the partial folder after it is removed.
+                executor.shutdown(wait=True, cancel_futures=True)
+                raise
     results.sort(key=lambda result: result["index"])
     return [result["row"] for result in results]

@@ -25,11 +25,12 @@ Measured on the starter data (``datasets/dcai-2021``, 600 random images of 2,880
   compressed: ink W/H median ``iii`` 1.11, ``vii`` 1.21, ``viii`` 1.32.
 
 The same measurement on 300 numerals synthesised with the defaults (``strokes``, seed 0):
-height 158 / 217 / 260 / 302 / 373 px; aspect 0.84 / 0.96 / 1.08 / 1.19 / 1.44; ink height
-0.28 / 0.44 / 0.53 / 0.65 / 0.82; stroke 0.033 / 0.057 / 0.077 / 0.100 / 0.149 of the ink
-height; margins 0.20-0.22 median on each side; ink W/H medians per class within 0.11 of the
-starter's (``viii`` 1.34, ``vii`` 1.19, ``v`` 1.03), except ``i`` (0.43: fewer lone I's with
-wide serifs than the starter has).
+height 161 / 217 / 260 / 302 / 375 px; aspect 0.84 / 0.96 / 1.08 / 1.19 / 1.44; ink height
+0.28 / 0.43 / 0.53 / 0.66 / 0.82; stroke 5.7 / 7.6 / 10.7 / 15.1 / 21.0 px, i.e. 0.042 /
+0.064 / 0.080 / 0.097 / 0.135 of the ink height (the style asks for a median of 0.070 because
+thinning is capped, see ``_adjust_stroke``); margins 0.20-0.22 median on each side; ink W/H
+medians per class within 0.11 of the starter's (``viii`` 1.36, ``vii`` 1.21, ``v`` 1.03),
+except ``i`` (0.43: fewer lone I's with wide serifs than the starter has).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class SynthStyle:
     ink_height_mean: float = 0.55
     ink_height_sd: float = 0.17
     ink_height_range: tuple[float, float] = (0.28, 0.97)
-    stroke_median: float = 0.078
+    stroke_median: float = 0.07
     stroke_sigma: float = 0.42
     stroke_range: tuple[float, float] = (0.03, 0.2)
     min_stroke_px: float = 2.5

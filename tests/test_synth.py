@@ -304,3 +304,15 @@ def test_interrupted_parallel_run_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         synthesize(small_source(), tmp_path / "s", per_class=40, workers=2, progress=interrupt)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_strokes_by_name_takes_the_synth_seed(tmp_path: Path) -> None:
+    one = synthesize(
+        "strokes",
+        tmp_path / "a",
+        per_class=1,
+        val_fraction=0,
+        seed=3,
+        source_options={"writers": 2},
+    )
+    assert one.recipe is not None and one.recipe.source_options["seed"] == 3

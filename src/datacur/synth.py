@@ -648,7 +648,8 @@ def synthesize(
         case: "upper", "lower" or "mixed" (each numeral draws its case).
         seed: same inputs and seed give a byte-identical variant, whatever ``workers`` is.
         path: the source's data, when ``source`` is a name.
-        source_options: extra options for the source (e.g. ``{"split": "byclass"}``).
+        source_options: extra options for the source (e.g. ``{"split": "byclass"}``); the
+            ``strokes`` source draws its writers from ``seed`` unless given its own.
         overwrite: replace an existing ``out_dir``.
         progress: ``progress(done, total)`` after each batch of images is written.
         workers: processes to render with (default: up to 2, the cores of this machine).
@@ -677,6 +678,10 @@ def synthesize(
     if case not in CASE_CHOICES:
         raise SourceError(f"case must be one of {', '.join(CASE_CHOICES)} (received {case!r}).")
     options = dict(source_options or {})
+    if source == "strokes":
+        # The built-in writers are drawn from the same seed unless told otherwise, so the
+        # seed alone names the whole variant (CLI and Python API alike).
+        options.setdefault("seed", seed)
     if isinstance(source, str):
         source_name = source
         source = open_source(source, path, **options)

@@ -103,8 +103,6 @@ def synth(
     from datacur.synth import synthesize
 
     options = parse_options(option or [])
-    if source == "strokes" and "seed" not in options:
-        options["seed"] = seed
     if download or cache_dir is not None:
         if source != "emnist":
             raise SourceError(f"--download and --cache-dir apply to --source emnist, not {source}.")

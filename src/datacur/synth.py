@@ -358,12 +358,12 @@ def compose_numeral(
     bars = case != "lower" and rng.random() < bar_chance
     if bars:
         _draw_bars(canvas, stroke, rng)
-    canvas = _crop(canvas)
+    canvas = np.asarray(_crop(canvas), np.uint8)
     limit = _lognormal(rng, style.max_ink_aspect_median, style.max_ink_aspect_sigma, (1.0, 2.5))
     squeeze = min(1.0, limit * canvas.shape[0] / canvas.shape[1])
     if squeeze < 1.0:
         size = (max(1, round(canvas.shape[1] * squeeze)), canvas.shape[0])
-        canvas = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
+        canvas = np.asarray(cv2.resize(canvas, size, interpolation=cv2.INTER_AREA), np.uint8)
     canvas = _shear(canvas, slant)
 
     ink_h, ink_w = canvas.shape

@@ -3,7 +3,9 @@ from pathlib import Path
 import numpy as np
 
 from datacur.dedupe import (
+    DEFAULT_NEAR_DISTANCE,
     exact_duplicate_groups,
+    ink_phash,
     near_duplicate_pairs,
     perceptual_hash,
     perceptual_hashes,
@@ -36,3 +38,16 @@ def test_near_duplicates_found_within_and_across_sets(tmp_path: Path) -> None:
     for name, image in (("a", base), ("b", noisy)):
         write_png(tmp_path / f"{name}.png", image)
     assert perceptual_hashes(sorted(tmp_path.iterdir())).tolist() == [hashes[0], hashes[2]]
+
+
+def test_ink_phash_ignores_where_the_numeral_sits_on_the_page() -> None:
+    rng = np.random.default_rng(3)
+    numeral = draw_numeral("vii", rng, 48)
+    page = np.full((200, 300), 255, dtype=np.uint8)
+    moved = page.copy()
+    other = page.copy()
+    page[10:58, 10:58] = numeral
+    moved[120:168, 200:248] = numeral
+    other[10:58, 10:58] = draw_numeral("i", rng, 48)
+    assert ink_phash(page) == ink_phash(moved)
+    assert bin(ink_phash(page) ^ ink_phash(other)).count("1") > DEFAULT_NEAR_DISTANCE

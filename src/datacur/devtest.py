@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from datacur.dedupe import DEFAULT_NEAR_DISTANCE, near_duplicate_pairs, perceptual_hash
+from datacur.dedupe import DEFAULT_NEAR_DISTANCE, ink_phash, ink_phashes, near_duplicate_pairs
 from datacur.errors import DatacurError
-from datacur.inkops import crop_and_pad
-from datacur.io import atomic_output_dir, atomic_write_text, read_image_gray, sha256_file
+from datacur.io import atomic_output_dir, atomic_write_text, sha256_file
 from datacur.labels import CLASS_INDEX, CLASSES
 from datacur.pool import Item, items_from_variant, unique_names
 from datacur.variant import ManifestRow, write_manifest
@@ -37,27 +36,6 @@ __all__ = [
 
 DEFAULT_DEV_TEST_SIZE = 400
 DEFAULT_DEV_TEST_SEED = 2021
-
-
-INK_MARGIN = 4
-INK_MIN_COUNT = 2
-
-
-def ink_phash(image: np.ndarray) -> int:
-    """64-bit pHash of the ink: the image cropped to its ink and padded to a square first.
-
-    Why not the plain page: starter images are mostly white paper, and a pHash of the page
-    at distance <= 4 chains unrelated numerals together (measured on the 2,880 starter
-    images: 213 pairs, 113 of them across labels, one cluster of 15 spanning i/ii/v/x).
-    On the ink it finds 84 pairs, 10 across labels, nearly all of them true twins (the
-    rest are single strokes that look alike once cropped).
-    """
-    return perceptual_hash(crop_and_pad(image, margin=INK_MARGIN, min_count=INK_MIN_COUNT))
-
-
-def ink_phashes(paths: Sequence[Path]) -> np.ndarray:
-    """:func:`ink_phash` of every file; a uint64 array aligned with ``paths``."""
-    return np.array([ink_phash(read_image_gray(path)) for path in paths], dtype=np.uint64)
 
 
 def proportional_quotas(counts: dict[str, int], size: int) -> dict[str, int]:

@@ -203,7 +203,7 @@ class _Hashes:
 
 
 def _ink_phash_file(path: Path) -> int:
-    from datacur.devtest import ink_phash
+    from datacur.dedupe import ink_phash
 
     return ink_phash(read_image_gray(path))
 

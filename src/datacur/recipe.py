@@ -132,7 +132,7 @@ class ExcludeConfig(StrictModel):
     """Folders whose images (and their byte-identical or near-identical twins) never enter.
 
     Applies to variant and folder inputs; synth inputs make new images and are not
-    hashed. Near-identity is the pHash of the ink (``datacur.devtest.ink_phash``).
+    hashed. Near-identity is the pHash of the ink (``datacur.dedupe.ink_phash``).
     """
 
     folders: tuple[str, ...] = ()

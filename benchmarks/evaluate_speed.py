@@ -139,33 +139,27 @@ def peak_memory_10k(source: Path, test: Path, epochs: int) -> float:
     return result["peak_mb"]
 
 
+def _train_one(variant: Path, test: Path, epochs: int, seed: int, exact: bool) -> object:
+    """One run in a worker process pinned to one thread (one training per core)."""
+    from datacur._tf import import_tensorflow_quietly
+    from datacur.evaluate import configure_threads, evaluate_variant
+
+    import_tensorflow_quietly()
+    configure_threads(1)
+    return evaluate_variant(variant, test_dir=test, seed=seed, epochs=epochs, exact=exact)
+
+
 def accuracy_comparison(variant: Path, test: Path, epochs: int, seeds: list[int], db: Path) -> None:
+    """Train every (path, seed) pair not yet in ``db`` in one pool, then compare the paths."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     from scipy import stats
 
-    from datacur.evaluate import evaluate_seeds
     from datacur.store import load_runs, save_run
 
-    scores: dict[str, list[float]] = {}
-    vals: dict[str, list[float]] = {}
-    for exact in (False, True):
-        label = "exact" if exact else "fast"
-        done = {
-            run.seed: run
-            for run in load_runs(db)
-            if run.path == label and run.epochs == epochs and run.test_name == test.name
-        }
-        todo = [seed for seed in seeds if seed not in done]
-        if todo:
-            print(f"training {label} path, seeds {todo}, {epochs} epochs ...", flush=True)
-            evaluate_seeds(
-                variant,
-                todo,
-                test_dir=test,
-                epochs=epochs,
-                exact=exact,
-                on_result=lambda result: save_run(result, db),
-            )
-        runs = [
+    def stored(label: str) -> list:
+        return [
             run
             for run in load_runs(db)
             if run.path == label
@@ -173,6 +167,32 @@ def accuracy_comparison(variant: Path, test: Path, epochs: int, seeds: list[int]
             and run.seed in seeds
             and run.test_name == test.name
         ]
+
+    todo = [
+        (seed, exact)
+        for exact in (False, True)
+        for seed in seeds
+        if seed not in {run.seed for run in stored("exact" if exact else "fast")}
+    ]
+    if todo:
+        print(f"training {len(todo)} runs of {epochs} epochs (2 at a time): {todo}", flush=True)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+            futures = [
+                pool.submit(_train_one, variant, test, epochs, seed, exact) for seed, exact in todo
+            ]
+            for future in as_completed(futures):
+                result = future.result()
+                save_run(result, db)
+                print(
+                    f"  {result.path} seed {result.seed}: test {result.test_accuracy:.4f} "
+                    f"val {result.val_accuracy:.4f} ({result.timings['per_epoch_s']:.1f} s/epoch)",
+                    flush=True,
+                )
+    scores: dict[str, list[float]] = {}
+    vals: dict[str, list[float]] = {}
+    for label in ("fast", "exact"):
+        runs = stored(label)
         scores[label] = [run.test_accuracy for run in runs]
         vals[label] = [run.val_accuracy for run in runs]
         print(

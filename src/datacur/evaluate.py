@@ -205,16 +205,40 @@ def _curves(history: Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
     return {key: [float(value) for value in history.get(key, [])] for key in keys}
 
 
-def _fit(model: Any, train: Any, valid: Any, epochs: int, callbacks: list[Any]) -> Any:
-    """``model.fit`` as the script calls it, minus Keras's notice that its own ``shuffle``
-    argument is ignored for ``tf.data`` input (the dataset shuffles, as in the script)."""
+def _fit_best(
+    model: Any, train: Any, valid: Any, epochs: int, workdir: Path, callbacks: list[Any]
+) -> tuple[Any, float]:
+    """Fit as the script does and reload the checkpoint with the best ``val_accuracy``.
+
+    Returns the Keras history and the training seconds. Keras's notice that its own
+    ``shuffle`` argument is ignored for ``tf.data`` input is silenced: the dataset shuffles,
+    exactly as in the script.
+    """
     import warnings
 
+    import keras
+
+    checkpoint_path = workdir / "best_model.weights.h5"
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(checkpoint_path),
+        monitor="val_accuracy",
+        mode="max",
+        save_best_only=True,
+        save_weights_only=True,
+    )
+    started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
-        return model.fit(
-            train, validation_data=valid, epochs=epochs, callbacks=callbacks, verbose=0
+        history = model.fit(
+            train,
+            validation_data=valid,
+            epochs=epochs,
+            callbacks=[checkpoint, *callbacks],
+            verbose=0,
         )
+    seconds = time.perf_counter() - started
+    model.load_weights(str(checkpoint_path))
+    return history, seconds
 
 
 def _best_epoch(val_accuracy: Sequence[float]) -> int:
@@ -259,18 +283,7 @@ def _train_exact(
 
     model = compile_fixed_model(build_model(model_name))
     model.evaluate(valid, verbose=0)  # the script scores the untrained model first
-    checkpoint_path = workdir / "best_model.weights.h5"
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        str(checkpoint_path),
-        monitor="val_accuracy",
-        mode="max",
-        save_best_only=True,
-        save_weights_only=True,
-    )
-    train_started = time.perf_counter()
-    history = _fit(model, train, valid, epochs, [checkpoint, *callbacks])
-    train_seconds = time.perf_counter() - train_started
-    model.load_weights(str(checkpoint_path))
+    history, train_seconds = _fit_best(model, train, valid, epochs, workdir, callbacks)
     val_loss, val_acc = model.evaluate(valid, verbose=0)
     scored = test if test is not None else _loader(variant_dir / "val", shuffle=False)
     test_loss = test_acc = None
@@ -357,18 +370,7 @@ def _train_fast(
     model = compile_fixed_model(
         build_model(model_name), jit_compile=jit_compile, steps_per_execution=steps_per_execution
     )
-    checkpoint_path = workdir / "best_model.weights.h5"
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        str(checkpoint_path),
-        monitor="val_accuracy",
-        mode="max",
-        save_best_only=True,
-        save_weights_only=True,
-    )
-    train_started = time.perf_counter()
-    history = _fit(model, train, valid, epochs, [checkpoint, *callbacks])
-    train_seconds = time.perf_counter() - train_started
-    model.load_weights(str(checkpoint_path))
+    history, train_seconds = _fit_best(model, train, valid, epochs, workdir, callbacks)
     val_loss, val_acc = model.evaluate(valid, verbose=0)
 
     test_loss = test_acc = None

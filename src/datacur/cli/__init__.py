@@ -51,7 +51,7 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         pretty_exceptions_show_locals=False,
         add_completion=False,
-        rich_markup_mode="rich",
+        rich_markup_mode="markdown",
     )
     app.callback()(_root)
     for module_name in COMMAND_MODULES:

@@ -108,6 +108,48 @@ def test_committed_dev_test_is_reproducible(tmp_path: Path) -> None:
         redrawn,
         size=DEFAULT_DEV_TEST_SIZE,
         seed=DEFAULT_DEV_TEST_SEED,
+        review=committed / "review.jsonl",
     )
     assert (redrawn / "manifest.csv").read_bytes() == (committed / "manifest.csv").read_bytes()
+    assert "checked by hand" in (committed / "README.md").read_text()
     assert len(list_folder_images(committed)) == len(list_folder_images(redrawn))
+
+
+def test_review_journal_drops_and_relabels_as_the_set_is_written(
+    tmp_path: Path, make_variant
+) -> None:
+    from datacur.journal import Journal
+    from datacur.variant import read_manifest
+
+    source = make_variant(tmp_path / "src", n_train=3, n_val=1)
+    plain = draw_dev_test([source], tmp_path / "plain", size=20, seed=1, max_distance=-1)
+    assert sum(plain.per_class.values()) >= 20
+    drawn = sorted(
+        p.relative_to(tmp_path / "plain").as_posix() for p in (tmp_path / "plain").glob("*/*.png")
+    )
+    dropped, relabelled = drawn[0], drawn[-1]
+    journal_path = tmp_path / "review.jsonl"
+    with Journal(journal_path) as journal:
+        journal.record("drop", dropped, label=dropped.split("/")[0])
+        journal.record("relabel", relabelled, label=relabelled.split("/")[0], to="iv")
+    out = tmp_path / "reviewed"
+    draw_dev_test([source], out, size=20, seed=1, max_distance=-1, review=journal_path)
+    rows = {row["path"]: row for row in read_manifest(out)}
+    assert len(rows) == len(drawn) - 1
+    assert dropped not in rows and not (out / dropped).exists()
+    moved = "iv/" + relabelled.split("/")[1]
+    assert rows[moved]["decision"] == "relabel"
+    assert rows[moved]["previous_label"] == relabelled.split("/")[0]
+    assert (out / "review.jsonl").read_bytes() == journal_path.read_bytes()
+
+
+def test_review_naming_a_file_outside_the_draw_is_refused(tmp_path: Path, make_variant) -> None:
+    from datacur.journal import Journal
+
+    source = make_variant(tmp_path / "src", n_train=3, n_val=1)
+    journal_path = tmp_path / "review.jsonl"
+    with Journal(journal_path) as journal:
+        journal.record("drop", "i/not-drawn.png", label="i")
+    with pytest.raises(DatacurError, match="not in the drawn dev-test"):
+        draw_dev_test([source], tmp_path / "out", size=20, seed=1, review=journal_path)
+    assert not (tmp_path / "out").exists()

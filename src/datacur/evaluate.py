@@ -587,9 +587,10 @@ def evaluate_seeds(
     Returns:
         Results in the order of ``seeds``.
     """
-    import multiprocessing
     import queue
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from datacur.workers import threads_per_worker, worker_pool
 
     seeds = list(seeds)
     cores = os.cpu_count() or 1
@@ -603,35 +604,27 @@ def evaluate_seeds(
             results.append(result)
         return results
 
-    threads = max(1, cores // jobs)
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        events = manager.Queue()
-        by_seed: dict[int, RunResult] = {}
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            pending = {
-                pool.submit(_seed_worker, Path(variant_dir), seed, options, threads, events)
-                for seed in seeds
-            }
-            try:
-                while pending:
-                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    while True:
-                        try:
-                            log = events.get_nowait()
-                        except queue.Empty:
-                            break
-                        if progress is not None:
-                            progress(log)
-                    for future in done:
-                        result = future.result()
-                        by_seed[result.seed] = result
-                        if on_result is not None:
-                            on_result(result)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                for process in list(getattr(pool, "_processes", {}).values()):
-                    process.terminate()
-                raise
+    threads = threads_per_worker(jobs)
+    by_seed: dict[int, RunResult] = {}
+    with worker_pool(jobs) as workers:
+        pending = {
+            workers.pool.submit(
+                _seed_worker, Path(variant_dir), seed, options, threads, workers.events
+            )
+            for seed in seeds
+        }
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    log = workers.events.get_nowait()
+                except queue.Empty:
+                    break
+                if progress is not None:
+                    progress(log)
+            for future in done:
+                result = future.result()
+                by_seed[result.seed] = result
+                if on_result is not None:
+                    on_result(result)
     return [by_seed[seed] for seed in seeds]

@@ -442,66 +442,59 @@ def _run_local(
             on_result((index, seed), result)
         return
 
-    import multiprocessing
     import queue
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    cores = os.cpu_count() or 1
-    threads = max(1, cores // jobs)
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        events = manager.Queue()
-        # A fresh process per pair: TensorFlow's memory and thread pools never carry over.
-        with ProcessPoolExecutor(
-            max_workers=jobs, mp_context=context, max_tasks_per_child=1
-        ) as pool:
-            futures = {}
-            for pair in todo:
-                index = pair[0]
-                target = targets[index]
-                future = pool.submit(
-                    _local_worker, pair, target.variant_dir, target.name, options, threads, events
+    from datacur.workers import threads_per_worker, worker_pool
+
+    threads = threads_per_worker(jobs)
+    # A fresh process per pair: TensorFlow's memory and thread pools never carry over.
+    with worker_pool(jobs, fresh_process_per_task=True) as workers:
+        futures = {}
+        for pair in todo:
+            target = targets[pair[0]]
+            future = workers.pool.submit(
+                _local_worker,
+                pair,
+                target.variant_dir,
+                target.name,
+                options,
+                threads,
+                workers.events,
+            )
+            futures[future] = pair
+        pending = set(futures)
+        started: set[tuple[int, int]] = set()
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    pair, log = workers.events.get_nowait()
+                except queue.Empty:
+                    break
+                index, seed = pair
+                if pair not in started:
+                    started.add(pair)
+                    emit(SweepEvent("started", index, targets[index].name, seed))
+                emit(
+                    SweepEvent(
+                        "epoch",
+                        index,
+                        targets[index].name,
+                        seed,
+                        epoch=log.epoch,
+                        epochs=log.epochs,
+                        score=log.val_accuracy,
+                    )
                 )
-                futures[future] = pair
-            pending = set(futures)
-            started: set[tuple[int, int]] = set()
-            try:
-                while pending:
-                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    while True:
-                        try:
-                            pair, log = events.get_nowait()
-                        except queue.Empty:
-                            break
-                        index, seed = pair
-                        if pair not in started:
-                            started.add(pair)
-                            emit(SweepEvent("started", index, targets[index].name, seed))
-                        emit(
-                            SweepEvent(
-                                "epoch",
-                                index,
-                                targets[index].name,
-                                seed,
-                                epoch=log.epoch,
-                                epochs=log.epochs,
-                                score=log.val_accuracy,
-                            )
-                        )
-                    for future in done:
-                        pair = futures[future]
-                        try:
-                            result = future.result()
-                        except DatacurError as err:
-                            on_failure(pair, err)
-                            continue
-                        on_result(pair, result)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                for process in list(getattr(pool, "_processes", {}).values()):
-                    process.terminate()
-                raise
+            for future in done:
+                pair = futures[future]
+                try:
+                    result = future.result()
+                except DatacurError as err:
+                    on_failure(pair, err)
+                    continue
+                on_result(pair, result)
 
 
 # --------------------------------------------------------------------------- Ray

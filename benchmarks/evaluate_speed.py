@@ -62,8 +62,10 @@ def time_straight_script(variant: Path, test: Path, epochs: int, seed: int) -> t
     return result["seconds"], result["test_accuracy"]
 
 
-def time_fast_single(variant: Path, test: Path, epochs: int, seed: int) -> tuple[float, float]:
-    """One default-path run in a fresh process (fair: includes TF start-up and compile)."""
+def time_fast_single(
+    variant: Path, test: Path, epochs: int, seed: int, *, jit_compile: bool = True
+) -> tuple[float, float]:
+    """One fast-path run in a fresh process (fair: includes TF start-up and compile)."""
     import json
     import subprocess
 
@@ -73,7 +75,7 @@ def time_fast_single(variant: Path, test: Path, epochs: int, seed: int) -> tuple
         "from datacur.evaluate import evaluate_variant\n"
         "start = time.perf_counter()\n"
         f"r = evaluate_variant(Path({str(variant)!r}), test_dir=Path({str(test)!r}), "
-        f"seed={seed}, epochs={epochs})\n"
+        f"seed={seed}, epochs={epochs}, jit_compile={jit_compile})\n"
         "print(json.dumps({'seconds': time.perf_counter() - start, "
         "'test_accuracy': r.test_accuracy}))\n"
     )
@@ -235,6 +237,13 @@ def main() -> None:
         print(
             f"datacur evaluate (fast path):  {fast_s:7.1f} s  (test acc {fast_acc:.3f})  "
             f"speed-up x{straight_s / fast_s:.2f}"
+        )
+        nojit_s, nojit_acc = time_fast_single(
+            args.variant, args.test, args.epochs, 0, jit_compile=False
+        )
+        print(
+            f"fast path without XLA:         {nojit_s:7.1f} s  (test acc {nojit_acc:.3f})  "
+            f"speed-up x{straight_s / nojit_s:.2f}"
         )
         seeds = list(range(args.seeds))
         many_s = time_fast_many(args.variant, args.test, args.epochs, seeds)

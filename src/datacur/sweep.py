@@ -416,17 +416,7 @@ def _run_local(
             emit(SweepEvent("started", index, target.name, seed))
 
             def progress(log: Any, index: int = index, seed: int = seed) -> None:
-                emit(
-                    SweepEvent(
-                        "epoch",
-                        index,
-                        targets[index].name,
-                        seed,
-                        epoch=log.epoch,
-                        epochs=log.epochs,
-                        score=log.val_accuracy,
-                    )
-                )
+                emit(_epoch_event(index, targets[index].name, seed, log))
 
             try:
                 result = evaluate_variant(
@@ -476,17 +466,7 @@ def _run_local(
                 if pair not in started:
                     started.add(pair)
                     emit(SweepEvent("started", index, targets[index].name, seed))
-                emit(
-                    SweepEvent(
-                        "epoch",
-                        index,
-                        targets[index].name,
-                        seed,
-                        epoch=log.epoch,
-                        epochs=log.epochs,
-                        score=log.val_accuracy,
-                    )
-                )
+                emit(_epoch_event(index, targets[index].name, seed, log))
             for future in done:
                 pair = futures[future]
                 try:
@@ -495,6 +475,13 @@ def _run_local(
                     on_failure(pair, err)
                     continue
                 on_result(pair, result)
+
+
+def _epoch_event(index: int, name: str, seed: int, log: Any) -> SweepEvent:
+    """The progress event for one finished epoch (an :class:`EpochLog`) of one pair."""
+    return SweepEvent(
+        "epoch", index, name, seed, epoch=log.epoch, epochs=log.epochs, score=log.val_accuracy
+    )
 
 
 # --------------------------------------------------------------------------- Ray
@@ -635,17 +622,7 @@ def _run_ray(
                 done, pending = ray.wait(pending, num_returns=1, timeout=0.5)
                 with contextlib.suppress(Exception):  # progress only: never stop the sweep
                     for (index, seed), log in events.get_nowait_batch(events.qsize()):
-                        emit(
-                            SweepEvent(
-                                "epoch",
-                                index,
-                                targets[index].name,
-                                seed,
-                                epoch=log.epoch,
-                                epochs=log.epochs,
-                                score=log.val_accuracy,
-                            )
-                        )
+                        emit(_epoch_event(index, targets[index].name, seed, log))
                 for ref in done:
                     pair = refs[ref]
                     try:

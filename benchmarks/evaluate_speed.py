@@ -39,11 +39,23 @@ def _peak_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def time_straight_script(variant: Path, test: Path, epochs: int, seed: int) -> tuple[float, float]:
-    """Run the straight script in a fresh process; return (seconds, test accuracy)."""
+def _run_python_json(code: str) -> dict:
+    """Run ``code`` in a fresh Python process; return the JSON object on its last stdout line.
+
+    A fresh process per measurement makes every timing include TensorFlow's start-up and
+    every peak-memory figure belong to that run alone.
+    """
     import json
     import subprocess
 
+    completed = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def time_straight_script(variant: Path, test: Path, epochs: int, seed: int) -> tuple[float, float]:
+    """Run the straight script in a fresh process; return (seconds, test accuracy)."""
     code = (
         "import json, sys, tempfile, time, warnings\n"
         "warnings.filterwarnings('ignore')\n"
@@ -55,10 +67,7 @@ def time_straight_script(variant: Path, test: Path, epochs: int, seed: int) -> t
         "print(json.dumps({'seconds': time.perf_counter() - start, "
         "'test_accuracy': float(out['test_accuracy'])}))\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    )
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result = _run_python_json(code)
     return result["seconds"], result["test_accuracy"]
 
 
@@ -66,9 +75,6 @@ def time_fast_single(
     variant: Path, test: Path, epochs: int, seed: int, *, jit_compile: bool = True
 ) -> tuple[float, float]:
     """One fast-path run in a fresh process (fair: includes TF start-up and compile)."""
-    import json
-    import subprocess
-
     code = (
         "import json, sys, time\n"
         "from pathlib import Path\n"
@@ -79,10 +85,7 @@ def time_fast_single(
         "print(json.dumps({'seconds': time.perf_counter() - start, "
         "'test_accuracy': r.test_accuracy}))\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    )
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result = _run_python_json(code)
     return result["seconds"], result["test_accuracy"]
 
 
@@ -115,8 +118,6 @@ def build_capped_variant(source: Path, out: Path, *, train: int = 7000, val: int
 
 def peak_memory_10k(source: Path, test: Path, epochs: int) -> float:
     """Peak RSS (MB) of a fresh process evaluating a 10,000-count variant on the fast path."""
-    import json
-    import subprocess
 
     with tempfile.TemporaryDirectory() as tmp:
         variant = build_capped_variant(source, Path(tmp) / "capped")
@@ -130,10 +131,7 @@ def peak_memory_10k(source: Path, test: Path, epochs: int) -> float:
             "/ 1024, 'train': r.counts['train'], 'val': r.counts['val'], "
             "'s_per_epoch': r.timings['per_epoch_s']}))\n"
         )
-        completed = subprocess.run(
-            [sys.executable, "-c", code], check=True, capture_output=True, text=True
-        )
-        result = json.loads(completed.stdout.strip().splitlines()[-1])
+        result = _run_python_json(code)
     print(
         f"10,000-count variant ({result['train']} train + {result['val']} val), {epochs} epoch(s): "
         f"peak RSS {result['peak_mb']:.0f} MB (limit 4,096 MB), {result['s_per_epoch']:.1f} s/epoch"

@@ -12,6 +12,7 @@ from scipy import stats
 from datacur.compare import (
     MAX_SEEDS_ESTIMATE,
     assess_difference,
+    compare_across_models,
     compare_variants,
     estimate_seeds_needed,
     resolve_variants,
@@ -216,3 +217,48 @@ def test_seeds_needed_reaches_the_power_in_simulation() -> None:
 
     assert detected(n) == pytest.approx(0.8, abs=0.03)
     assert detected(n - 2) < 0.78
+
+
+def test_across_models_same_sign_and_size(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    for model, gain, epochs in (("fixed", 0.08, 3), ("small-cnn", 0.07, 3), ("resnet50", 0.09, 2)):
+        store_runs(db, "raw", {0: 0.60, 1: 0.62, 2: 0.61}, model=model, epochs=epochs)
+        scores = {0: 0.60 + gain, 1: 0.62 + gain + 0.01, 2: 0.61 + gain - 0.005}
+        store_runs(db, "best", scores, model=model, epochs=epochs)
+    # a shorter schedule of the fixed model is ignored in favour of the longest shared one
+    store_runs(db, "raw", {0: 0.4, 1: 0.41}, epochs=1)
+    store_runs(db, "best", {0: 0.3, 1: 0.31}, epochs=1)
+    result = compare_across_models(["raw", "best"], db_path=db)
+    assert [row.model for row in result.rows] == ["fixed", "resnet50", "small-cnn"]
+    assert [row.epochs for row in result.rows] == [3, 2, 3]
+    assert result.rows[0].difference.diff == pytest.approx(0.0817, abs=1e-4)
+    assert result.rows[0].deltas == pytest.approx((0.08, 0.09, 0.075))
+    assert result.same_sign and result.consistent_size
+    expected_p = stats.f_oneway(*(row.deltas for row in result.rows)).pvalue
+    assert result.size_p_value == pytest.approx(expected_p)
+    assert result.verdict.startswith("best is better than raw under every model")
+    assert "does not differ detectably" in result.verdict
+
+
+def test_across_models_sign_change_and_missing_model(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    store_runs(db, "raw", {0: 0.60, 1: 0.62}, model="fixed")
+    store_runs(db, "best", {0: 0.70, 1: 0.73}, model="fixed")
+    store_runs(db, "raw", {0: 0.60, 1: 0.62}, model="small-cnn")
+    store_runs(db, "best", {0: 0.50, 1: 0.51}, model="small-cnn")
+    store_runs(db, "raw", {0: 0.3, 1: 0.31}, model="resnet50")  # best never scored there
+    result = compare_across_models(["raw", "best"], db_path=db)
+    assert not result.same_sign and result.consistent_size is False
+    assert result.missing == ["resnet50"]
+    assert "changes between models" in result.verdict
+    assert "fixed +0.1050" in result.verdict and "small-cnn -0.1050" in result.verdict
+
+
+def test_across_models_needs_two_variants_with_shared_runs(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    store_runs(db, "raw", {0: 0.6, 1: 0.61})
+    store_runs(db, "best", {0: 0.7, 1: 0.71}, model="small-cnn")
+    with pytest.raises(VariantError, match="exactly two"):
+        compare_across_models(["raw"], db_path=db)
+    with pytest.raises(StoreError, match="same `datacur evaluate --model M"):
+        compare_across_models(["raw", "best"], db_path=db)

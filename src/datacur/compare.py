@@ -24,11 +24,14 @@ from datacur.store import StoredRun, load_runs
 __all__ = [
     "MAX_SEEDS_ESTIMATE",
     "MIN_HASH_PREFIX",
+    "AcrossModels",
     "Comparison",
     "Difference",
+    "ModelDifference",
     "VariantRef",
     "VariantStats",
     "assess_difference",
+    "compare_across_models",
     "compare_variants",
     "estimate_seeds_needed",
     "pair_scores",
@@ -619,4 +622,192 @@ def compare_variants(
         variants=variants,
         differences=differences,
         notes=notes,
+    )
+
+
+# --------------------------------------------------------------------------- across models
+
+
+@dataclass(frozen=True)
+class ModelDifference:
+    """B against A under one model (its own schedule: the longest both were scored with)."""
+
+    model: str
+    epochs: int
+    baseline: VariantStats
+    variant: VariantStats
+    difference: Difference
+    deltas: tuple[float, ...]  # per shared seed, variant minus baseline
+
+
+@dataclass(frozen=True)
+class AcrossModels:
+    """Does the difference between two variants carry over from one model to the others?"""
+
+    baseline: str
+    variant: str
+    test_name: str | None
+    rows: list[ModelDifference]
+    same_sign: bool
+    size_p_value: float  # one-way ANOVA of the per-seed differences across models; NaN if < 2
+    consistent_size: bool | None  # None when the size cannot be tested
+    missing: list[str]  # models (with runs) that lack comparable runs of one of the two
+    verdict: str
+
+
+def _model_order(models: Iterable[str]) -> list[str]:
+    """The fixed competition model first, the others by name."""
+    return sorted(set(models), key=lambda name: (name != "fixed", name))
+
+
+def compare_across_models(
+    specs: Sequence[str],
+    *,
+    db_path: Path | None = None,
+    test_name: str | None = None,
+    epochs: int | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    cwd: Path | None = None,
+) -> AcrossModels:
+    """Compare variant B with A under every model both were scored with.
+
+    A dataset is only really better if its gain carries over (issue 10): this runs the
+    paired comparison of :func:`compare_variants` once per model and says whether the
+    difference has the same sign under every model and, with at least two paired seeds per
+    model, whether its size differs between models (one-way ANOVA of the per-seed
+    differences, ``scipy.stats.f_oneway``). Each model uses the longest schedule both
+    variants share under it (``epochs`` forces one), because slower models are often
+    scored on a shorter schedule.
+
+    Args:
+        specs: exactly two variants (folder, name or hash prefix); the first is the baseline.
+        db_path, test_name, alpha, power, cwd: as for :func:`compare_variants`.
+        epochs: only runs of this many epochs (for every model).
+
+    Raises:
+        VariantError: not exactly two variants, or a spec names no variant.
+        StoreError: no model has comparable runs of both.
+    """
+    if len(specs) != 2:
+        raise VariantError(
+            f"--across-models compares exactly two variants (received {len(specs)}): "
+            "name the baseline, then the variant."
+        )
+    all_runs = load_runs(db_path, test_name=test_name)
+    if epochs is not None:
+        all_runs = [run for run in all_runs if run.epochs == epochs]
+    refs = resolve_variants(specs, all_runs, cwd=cwd) if all_runs else None
+    if not all_runs or refs is None:
+        raise StoreError(
+            f"{db_path or 'results database'}: no runs match (test={test_name}, "
+            f"epochs={epochs}). Score both variants with `datacur evaluate --model M` first."
+        )
+    hashes = {ref.variant_hash for ref in refs}
+    tests = {run.test_hash for run in all_runs if run.variant_hash in hashes}
+    if len(tests) > 1 and test_name is None:
+        raise StoreError(
+            "The variants were scored on several test sets; choose one with --test NAME."
+        )
+    rows: list[ModelDifference] = []
+    missing: list[str] = []
+    test_label: str | None = test_name
+    for model in _model_order(run.model for run in all_runs if run.variant_hash in hashes):
+        schedules = [
+            {run.epochs for run in all_runs if run.model == model and run.variant_hash == h}
+            for h in (refs[0].variant_hash, refs[1].variant_hash)
+        ]
+        shared = schedules[0] & schedules[1]
+        if not shared:
+            missing.append(model)
+            continue
+        chosen = max(shared)
+        comparison = compare_variants(
+            [ref.variant_hash for ref in refs],
+            db_path=db_path,
+            test_name=test_name,
+            epochs=chosen,
+            model=model,
+            alpha=alpha,
+            power=power,
+            cwd=cwd,
+        )
+        test_label = comparison.test_name
+        base_stats, variant_stats = comparison.variants
+        difference = comparison.differences[0]
+        _, base_scores, other_scores = pair_scores(
+            dict(zip(base_stats.seeds, base_stats.scores, strict=True)),
+            dict(zip(variant_stats.seeds, variant_stats.scores, strict=True)),
+        )
+        rows.append(
+            ModelDifference(
+                model=model,
+                epochs=chosen,
+                baseline=base_stats,
+                variant=variant_stats,
+                difference=difference,
+                deltas=tuple(float(x) for x in other_scores - base_scores),
+            )
+        )
+    if not rows:
+        raise StoreError(
+            f"No model has runs of both {specs[0]} and {specs[1]} on one schedule. Score "
+            "both with the same `datacur evaluate --model M --epochs N`."
+        )
+    base_name, variant_name = refs[0].variant, refs[1].variant
+    signs = {math.copysign(1.0, row.difference.diff) for row in rows if row.difference.diff != 0}
+    same_sign = len(signs) <= 1 and all(row.difference.diff != 0 for row in rows)
+    testable = [row.deltas for row in rows if len(row.deltas) >= 2]
+    size_p = math.nan
+    consistent: bool | None = None
+    if len(testable) >= 2 and len(testable) == len(rows):
+        if all(np.ptp(deltas) == 0 for deltas in testable):
+            size_p = 1.0 if len({deltas[0] for deltas in testable}) == 1 else 0.0
+        else:
+            size_p = float(stats.f_oneway(*testable).pvalue)
+        consistent = not size_p < alpha
+
+    def listed(row: ModelDifference) -> str:
+        mark = "*" if row.difference.significant else ""
+        return f"{row.model} {row.difference.diff:+.4f}{mark}"
+
+    parts = ", ".join(listed(row) for row in rows)
+    if len(rows) == 1:
+        verdict = (
+            f"Only model {rows[0].model} has runs of both ({parts}); score both under the "
+            "other models to see whether the difference carries over."
+        )
+    elif same_sign:
+        direction = "better" if signs == {1.0} else "worse"
+        verdict = f"{variant_name} is {direction} than {base_name} under every model ({parts})"
+    else:
+        verdict = f"The sign of {variant_name} - {base_name} changes between models ({parts})"
+    if len(rows) > 1:
+        if consistent is None:
+            verdict += (
+                "; the size cannot be compared across models (needs at least 2 shared seeds "
+                "under each model)."
+            )
+        elif consistent:
+            verdict += (
+                f"; the size does not differ detectably between models (ANOVA over per-seed "
+                f"differences, p = {size_p:.3g})."
+            )
+        else:
+            verdict += (
+                f"; the size differs between models (ANOVA over per-seed differences, "
+                f"p = {size_p:.3g})."
+            )
+    if any(not row.difference.significant for row in rows):
+        verdict += " * marks the models where the difference is significant on its own."
+    return AcrossModels(
+        baseline=base_name,
+        variant=variant_name,
+        test_name=test_label,
+        rows=rows,
+        same_sign=same_sign,
+        size_p_value=size_p,
+        consistent_size=consistent,
+        missing=missing,
+        verdict=verdict,
     )

@@ -44,3 +44,19 @@ def test_compare_unknown_variant_is_an_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Error: nope: not a variant folder" in result.stderr
     assert result.stdout == ""
+
+
+def test_compare_across_models_table(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    for model in ("fixed", "small-cnn"):
+        store_runs(db, "raw", {0: 0.60, 1: 0.62}, model=model)
+        store_runs(db, "best", {0: 0.70, 1: 0.73}, model=model)
+    args = ["compare", "raw", "best", "--across-models", "--db", str(db)]
+    result = runner.invoke(build_app(), args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "small-cnn" in result.stdout and "fixed" in result.stdout
+    assert "best is better than raw under every model" in result.stdout
+    as_json = runner.invoke(build_app(), [*args, "--json"])
+    assert [row["model"] for row in json.loads(as_json.stdout)["rows"]] == ["fixed", "small-cnn"]
+    refused = runner.invoke(build_app(), [*args, "--model", "fixed"])
+    assert refused.exit_code == 2 and "drop --model" in refused.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -39,6 +40,14 @@ def compare(
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Only runs of this many epochs.")] = None,
     model: Annotated[str | None, typer.Option(help="Only runs of this model.")] = None,
+    across_models: Annotated[
+        bool,
+        typer.Option(
+            "--across-models",
+            help="Compare exactly two variants under every model both were scored with: "
+            "does the difference keep its sign and size?",
+        ),
+    ] = False,
     alpha: Annotated[
         float, typer.Option(help="Significance level; intervals cover 1 - alpha.")
     ] = 0.05,
@@ -53,12 +62,21 @@ def compare(
     would be needed to detect the observed difference. Runs are compared only within one
     test set, model and schedule (use --test/--epochs when the variants share several).
 
+    With --across-models A B, the comparison is made once per model (each on the longest
+    schedule both variants share under it), and the verdict says whether B's gain over A
+    has the same sign under every model and whether its size differs between models.
+
     Example: datacur compare datasets/dcai-2021 datasets/clean --test dev-test
     """
     from datacur.compare import compare_variants
     from datacur.store import default_results_db
 
     db_path = db or default_results_db()
+    if across_models:
+        if model is not None:
+            raise typer.BadParameter("--across-models uses every model; drop --model.")
+        _print_across_models(variants, db_path, test, epochs, alpha, power, as_json)
+        return
     result = compare_variants(
         variants,
         db_path=db_path,
@@ -132,6 +150,56 @@ def compare(
             out_console.print(f"• {difference.verdict}", highlight=False, markup=False)
     for note in result.notes:
         out_console.print(f"Note: {note}", highlight=False, markup=False)
+
+
+def _print_across_models(
+    variants: list[str],
+    db_path: Path,
+    test: str | None,
+    epochs: int | None,
+    alpha: float,
+    power: float,
+    as_json: bool,
+) -> None:
+    from datacur.compare import compare_across_models
+
+    result = compare_across_models(
+        variants, db_path=db_path, test_name=test, epochs=epochs, alpha=alpha, power=power
+    )
+    if as_json:
+        typer.echo(json.dumps(_json_safe(asdict(result)), separators=(",", ":")))
+        return
+    level = f"{100 * (1 - alpha):g}%"
+    table = Table(
+        title=f"{result.variant} vs {result.baseline} on {result.test_name or 'val'}, per model"
+    )
+    for column in ("model", "epochs", "seeds", result.baseline, result.variant, "Δ"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    table.add_column(f"Δ {level} CI", justify="right")
+    table.add_column("p", justify="right")
+    for row in result.rows:
+        difference = row.difference
+        mark = "*" if difference.significant else ""
+        table.add_row(
+            row.model,
+            str(row.epochs),
+            str(difference.n),
+            f"{_fmt(row.baseline.mean)} ± {_fmt(row.baseline.sd, '.3f')}",
+            f"{_fmt(row.variant.mean)} ± {_fmt(row.variant.sd, '.3f')}",
+            f"{_fmt(difference.diff, '+.4f')}{mark}",
+            f"[{_fmt(difference.ci_low, '+.4f')}, {_fmt(difference.ci_high, '+.4f')}]",
+            f"{_fmt(difference.p_value, '.3g')} ({difference.method})",
+        )
+    out_console.print(table)
+    out_console.print(f"• {result.verdict}", highlight=False, markup=False)
+    if result.missing:
+        out_console.print(
+            "Note: no comparable runs of both under "
+            + ", ".join(result.missing)
+            + ": score both with `datacur evaluate --model M`.",
+            highlight=False,
+            markup=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -381,6 +381,15 @@ def test_synth_input_is_generated_and_bound(setup: Path) -> None:
     assert _hash(setup / "out") == _hash(setup / "again")
 
 
+def test_share_zero_takes_nothing(setup: Path) -> None:
+    """A ratio sweep starts at 0 (``--vary inputs.strokes.share=0,0.25,0.5``)."""
+    synth = {"name": "strokes", "kind": "synth", "split": "train", "share": 0.0}
+    synth["synth"] = {"source": "strokes", "val_fraction": 0.0}
+    plan = plan_mix(_recipe(setup, inputs=[_variant_input(), synth]))
+    assert not any(item.source == "strokes" for item in plan.items)
+    assert plan.items
+
+
 @pytest.mark.slow
 def test_shipped_raw_recipe_plans_without_dev_test() -> None:
     """The committed starter data minus the dev-test images (twins were drawn along).

@@ -87,7 +87,7 @@ class InputConfig(StrictModel):
     )
     classes: tuple[str, ...] | None = Field(default=None, description="take only these classes")
     count: int | None = Field(default=None, ge=0)
-    share: float | None = Field(default=None, gt=0.0, le=1.0)
+    share: float | None = Field(default=None, ge=0.0, le=1.0)
     per_class: int | None = Field(default=None, ge=0)
     optional: bool = Field(default=False, description="skip (with a warning) when data is absent")
 

@@ -125,3 +125,10 @@ def test_default_db_honours_the_environment(
     assert default_results_db() == Path("datasets/results.db")
     monkeypatch.setenv(RESULTS_DB_ENV, str(tmp_path / "x.db"))
     assert default_results_db() == tmp_path / "x.db"
+
+
+def test_reading_a_missing_database_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "results.db"
+    assert load_runs(missing) == []
+    assert leaderboard(missing) == []
+    assert not missing.exists() and not missing.parent.exists()

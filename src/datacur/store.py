@@ -223,7 +223,13 @@ def load_runs(
     model: str | None = None,
     run_ids: Sequence[int] | None = None,
 ) -> list[StoredRun]:
-    """Read runs, optionally filtered; oldest first."""
+    """Read runs, optionally filtered; oldest first.
+
+    A database file that does not exist holds no runs: reading never creates one (a typo
+    in ``--db`` must not leave an empty database behind).
+    """
+    if not (Path(db_path) if db_path is not None else default_results_db()).exists():
+        return []
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in (

@@ -233,6 +233,7 @@ def test_across_models_same_sign_and_size(tmp_path: Path) -> None:
     assert [row.epochs for row in result.rows] == [3, 2, 3]
     assert result.rows[0].difference.diff == pytest.approx(0.0817, abs=1e-4)
     assert result.rows[0].deltas == pytest.approx((0.08, 0.09, 0.075))
+    assert result.rows[0].seconds_per_epoch == (1.0, 1.0)  # the fakes' timings
     assert result.same_sign and result.consistent_size
     expected_p = stats.f_oneway(*(row.deltas for row in result.rows)).pvalue
     assert result.size_p_value == pytest.approx(expected_p)

@@ -638,6 +638,7 @@ class ModelDifference:
     variant: VariantStats
     difference: Difference
     deltas: tuple[float, ...]  # per shared seed, variant minus baseline
+    seconds_per_epoch: tuple[float, float]  # mean training time per epoch: baseline, variant
 
 
 @dataclass(frozen=True)
@@ -739,6 +740,14 @@ def compare_across_models(
             dict(zip(base_stats.seeds, base_stats.scores, strict=True)),
             dict(zip(variant_stats.seeds, variant_stats.scores, strict=True)),
         )
+        timing = tuple(
+            _mean(
+                run.timings.get("per_epoch_s", math.nan)
+                for run in all_runs
+                if run.model == model and run.epochs == chosen and run.variant_hash == h
+            )
+            for h in (refs[0].variant_hash, refs[1].variant_hash)
+        )
         rows.append(
             ModelDifference(
                 model=model,
@@ -747,6 +756,7 @@ def compare_across_models(
                 variant=variant_stats,
                 difference=difference,
                 deltas=tuple(float(x) for x in other_scores - base_scores),
+                seconds_per_epoch=(timing[0], timing[1]),
             )
         )
     if not rows:

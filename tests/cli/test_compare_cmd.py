@@ -60,3 +60,17 @@ def test_compare_across_models_table(tmp_path: Path) -> None:
     assert [row["model"] for row in json.loads(as_json.stdout)["rows"]] == ["fixed", "small-cnn"]
     refused = runner.invoke(build_app(), [*args, "--model", "fixed"])
     assert refused.exit_code == 2 and "drop --model" in refused.output
+
+
+def test_square_brackets_in_variant_names_are_shown_literally(tmp_path: Path) -> None:
+    """rich would read ``[bold]`` as markup and drop it from the table."""
+    db = tmp_path / "r.db"
+    store_runs(db, "raw[bold]", {0: 0.60, 1: 0.62})
+    store_runs(db, "best[x]", {0: 0.70, 1: 0.73})
+    result = runner.invoke(
+        build_app(), ["compare", "raw[bold]", "best[x]", "--db", str(db)], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "raw[bold]" in result.stdout and "best[x]" in result.stdout
+    board = runner.invoke(build_app(), ["leaderboard", "--db", str(db)], env={"COLUMNS": "200"})
+    assert "raw[bold]" in board.stdout

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from datacur.cli._common import DbOption, JsonOption, out_console
@@ -104,7 +105,7 @@ def compare(
         ("mean", "right"),
         ("sd", "right"),
         (f"{level} CI", "right"),
-        (f"Δ vs {result.variants[0].variant}", "right"),
+        (f"Δ vs {escape(result.variants[0].variant)}", "right"),
         (f"Δ {level} CI", "right"),
         ("p", "right"),
         ("seeds needed", "right"),
@@ -113,7 +114,7 @@ def compare(
     differences = [None, *result.differences]
     for stat, difference in zip(result.variants, differences, strict=True):
         row = [
-            stat.variant,
+            escape(stat.variant),
             stat.variant_hash[:8],
             str(stat.n),
             _fmt(stat.mean),
@@ -136,13 +137,15 @@ def compare(
     out_console.print(table)
 
     if result.differences:
-        per_class = Table(title=f"Per-class accuracy change vs {result.variants[0].variant}")
+        per_class = Table(
+            title=f"Per-class accuracy change vs {escape(result.variants[0].variant)}"
+        )
         per_class.add_column("variant")
         for label in CLASSES:
             per_class.add_column(label, justify="right")
         for difference in result.differences:
             per_class.add_row(
-                difference.variant,
+                escape(difference.variant),
                 *(_fmt(difference.per_class[label], "+.2f") for label in CLASSES),
             )
         out_console.print(per_class)
@@ -171,12 +174,22 @@ def _print_across_models(
         return
     level = f"{100 * (1 - alpha):g}%"
     table = Table(
-        title=f"{result.variant} vs {result.baseline} on {result.test_name or 'val'}, per model"
+        title=escape(
+            f"{result.variant} vs {result.baseline} on {result.test_name or 'val'}, per model"
+        )
     )
-    for column in ("model", "epochs", "seeds", result.baseline, result.variant, "Δ"):
+    for column in (
+        "model",
+        "epochs",
+        "seeds",
+        escape(result.baseline),
+        escape(result.variant),
+        "Δ",
+    ):
         table.add_column(column, justify="left" if column == "model" else "right")
     table.add_column(f"Δ {level} CI", justify="right")
     table.add_column("p", justify="right")
+    table.add_column("s/epoch", justify="right")
     for row in result.rows:
         difference = row.difference
         mark = "*" if difference.significant else ""
@@ -189,6 +202,7 @@ def _print_across_models(
             f"{_fmt(difference.diff, '+.4f')}{mark}",
             f"[{_fmt(difference.ci_low, '+.4f')}, {_fmt(difference.ci_high, '+.4f')}]",
             f"{_fmt(difference.p_value, '.3g')} ({difference.method})",
+            " / ".join(_fmt(seconds, ".1f") for seconds in row.seconds_per_epoch),
         )
     out_console.print(table)
     out_console.print(f"• {result.verdict}", highlight=False, markup=False)

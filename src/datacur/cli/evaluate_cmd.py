@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -25,7 +26,7 @@ def _render_runs(results: list, db_path: Path | None) -> None:
         f"{first.variant} — {first.model} model, {first.epochs} epochs, {first.path} path, "
         f"scored on {first.test_name or 'val'}"
     )
-    table = Table(title=title)
+    table = Table(title=escape(title))
     for column in ("seed", "best epoch", "val acc", "test acc", "s/epoch", "total"):
         table.add_column(column, justify="right")
     for run in runs:

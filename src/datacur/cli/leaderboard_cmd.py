@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from datacur.cli._common import DbOption, JsonOption, out_console
@@ -52,7 +53,7 @@ def leaderboard(
     for rank, row in enumerate(rows, start=1):
         table.add_row(
             str(rank),
-            row.variant,
+            escape(row.variant),
             row.scored_on,
             row.model,
             str(row.epochs),

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -77,7 +78,7 @@ class _Board:
             if self.failed[index]:
                 seeds += f" ({len(self.failed[index])} failed)"
             running = ", ".join(f"s{s}:{state}" for s, state in sorted(self.running[index].items()))
-            row = [str(rank), target.name]
+            row = [str(rank), escape(target.name)]
             if self.axis:
                 row.append(str(target.value))
             row += [seeds, running] if live else [seeds]

@@ -14,7 +14,6 @@ import shutil
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import cast
 
 from PIL import Image, UnidentifiedImageError
 
@@ -161,8 +160,7 @@ def apply_journal(
                 previous_path=rel if target.as_posix() != rel else "",
             )
             rows.append(row)
-        # write_manifest documents dict rows (extra columns) but is annotated ManifestRow only.
-        write_manifest(partial, cast(list[ManifestRow], rows), extra_columns=extra)
+        write_manifest(partial, rows, extra_columns=extra)
         _write_dropped(partial / "dropped.csv", dropped)
         shutil.copyfile(journal_path, partial / "review.jsonl")
     empty = [

@@ -286,7 +286,7 @@ def draw_dev_test(
             }
             rows.append({**asdict(row), "cluster": str(clusters[index]), **reviewed})
         extra = ("cluster", "decision", "previous_label") if review is not None else ("cluster",)
-        write_manifest(partial, rows, extra_columns=extra)  # type: ignore[arg-type]
+        write_manifest(partial, rows, extra_columns=extra)
         if review is not None:
             (partial / "review.jsonl").write_bytes(Path(review).read_bytes())
         per_class = Counter(items[i].label for i in chosen)

@@ -12,7 +12,7 @@ import csv
 import hashlib
 import io as _io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -184,7 +184,10 @@ MANIFEST_COLUMNS: tuple[str, ...] = tuple(field.name for field in fields(Manifes
 
 
 def write_manifest(
-    variant_dir: Path, rows: Iterable[ManifestRow], *, extra_columns: Sequence[str] = ()
+    variant_dir: Path,
+    rows: Iterable[ManifestRow | Mapping[str, object]],
+    *,
+    extra_columns: Sequence[str] = (),
 ) -> Path:
     """Write ``manifest.csv`` sorted by path (deterministic), atomically; return its path.
 

@@ -441,6 +441,39 @@ def test_fill_both_splits_stays_under_the_cap(setup: Path) -> None:
     assert counts["val"] > 20 and counts["train"] > 40
 
 
+def test_review_journal_drops_and_relabels(setup: Path) -> None:
+    from datacur.journal import Journal
+
+    with Journal(setup / "review.jsonl") as journal:
+        journal.record("drop", "train/i/i_1.png", label="i", issue="junk")
+        journal.record("relabel", "train/ii/ii_2.png", label="ii", to="iii", issue="three strokes")
+        journal.record("keep", "train/v/v_0.png", label="v")
+        journal.record("drop", "train/x/gone.png", label="x")  # not in the inputs
+    steps = [{"review": {"journal": "review.jsonl", "inputs": ["real"]}}]
+    recipe = _recipe(setup, inputs=[_variant_input()], steps=steps)
+    plan = plan_mix(recipe)
+    by_origin = {item.origin: item for item in plan.items}
+    assert len(plan.items) == 59 and "v/train/i/i_1.png" not in by_origin
+    assert by_origin["v/train/ii/ii_2.png"].label == "iii"
+    assert any("1 image(s) dropped and 1 relabelled" in n and "1 of its 3" in n for n in plan.notes)
+    build_variant(recipe, setup / "out")
+    rows = {row["origin"]: row for row in read_manifest(setup / "out")}
+    moved = rows["v/train/ii/ii_2.png"]
+    assert moved["label"] == "iii" and moved["path"].startswith("train/iii/")
+    assert moved["transform"] == "relabel ii->iii"
+    assert (setup / "out" / moved["path"]).is_file()
+    resolved = yaml.safe_load((setup / "out" / "recipe.yaml").read_text())
+    assert (setup / "out" / resolved["steps"][0]["review"]["journal"]).resolve() == (
+        setup / "review.jsonl"
+    ).resolve()
+
+
+def test_review_journal_missing_is_a_recipe_error(setup: Path) -> None:
+    recipe = _recipe(setup, inputs=[_variant_input()], steps=[{"review": {"journal": "no.jsonl"}}])
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.review\.journal: .*no.jsonl not found"):
+        plan_mix(recipe)
+
+
 def test_drop_matches_paths_inside_a_built_variant(setup: Path) -> None:
     build_variant(_recipe(setup, inputs=[_variant_input()]), setup / "built")
     (setup / "dropped.csv").write_text("path,label\ntrain/i/real-i_0.png,i\n")

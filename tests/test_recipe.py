@@ -84,7 +84,7 @@ BAD = [
         _with(inputs=[{"name": "a", "kind": "variant", "path": "v", "classes": ["xi"]}]),
         "unknown class",
     ),
-    (_with(steps=[{"dedupe": {}, "drop": {}}]), "exactly one|one of dedupe"),
+    (_with(steps=[{"dedupe": {}, "drop": {}}]), "exactly one|one of review, dedupe"),
     (_with(steps=[{"shuffle": {}}]), "shuffle"),
     (_with(steps=[{"augment": {"pipeline": "p.yaml"}}]), "copies or per_class_target"),
     (

@@ -45,6 +45,7 @@ from datacur.recipe import (
     DropStep,
     InputConfig,
     Recipe,
+    ReviewStep,
     load_recipe,
     share_budget,
 )
@@ -408,19 +409,70 @@ def _read_list(path: Path, where: str, index: int) -> list[str]:
     return [entry for entry in entries if entry]
 
 
+def _match_keys(item: Item) -> set[str]:
+    """Names a list or journal may use for an item: its origin, the origin without its first
+    folder, and the file's path inside its input (split/class/name for a variant, class/name
+    for a folder)."""
+    relative = item.origin.split("/", 1)[1] if "/" in item.origin else item.origin
+    parts = item.file.parts
+    return {item.origin, relative, "/".join(parts[-3:]), "/".join(parts[-2:])}
+
+
+def _review(
+    items: list[Item], step: ReviewStep, index: int, plan: MixPlan, where: str
+) -> list[Item]:
+    """Apply a review journal's drops and relabels to the items of the chosen inputs."""
+    from datacur.journal import read_journal
+
+    path = _resolve(plan.base_dir, step.journal)
+    if not path.is_file():
+        raise RecipeError(
+            f"{where}: steps[{index}].review.journal: {path} not found. Fix the path, or "
+            "write one with `datacur review`."
+        )
+    try:
+        decisions = read_journal(path)
+    except DatacurError as err:
+        raise RecipeError(f"{where}: steps[{index}].review.journal: {err}") from err
+    chosen = set(step.inputs) if step.inputs is not None else None
+    kept: list[Item] = []
+    used: set[str] = set()
+    dropped = relabelled = 0
+    for item in items:
+        if chosen is not None and item.source not in chosen:
+            kept.append(item)
+            continue
+        hits = sorted(_match_keys(item) & decisions.keys())
+        decision = decisions[hits[0]] if hits else None
+        if decision is None or decision.action == "keep":
+            used.update(hits)
+            kept.append(item)
+            continue
+        used.update(hits)
+        if decision.action == "drop":
+            dropped += 1
+            continue
+        relabelled += 1
+        kept.append(
+            replace(item, label=decision.to, transform=f"relabel {item.label}->{decision.to}")
+        )
+    changes = sum(1 for d in decisions.values() if d.action != "keep")
+    unmatched = sum(1 for key, d in decisions.items() if d.action != "keep" and key not in used)
+    plan.notes.append(
+        f"review: {dropped} image(s) dropped and {relabelled} relabelled from {path.name}; "
+        f"{unmatched} of its {changes} changes matched nothing (already excluded, or not in "
+        "the inputs)"
+    )
+    return kept
+
+
 def _drop(items: list[Item], step: DropStep, index: int, plan: MixPlan, where: str) -> list[Item]:
     wanted = set(step.files)
     for entry in step.lists:
         wanted.update(_read_list(_resolve(plan.base_dir, entry), where, index))
     if not wanted:
         return items
-
-    def keys(item: Item) -> set[str]:
-        # origin, origin without its first folder, and the file's path inside its input
-        # (split/class/name for a variant, class/name for a folder)
-        relative = item.origin.split("/", 1)[1] if "/" in item.origin else item.origin
-        parts = item.file.parts
-        return {item.origin, relative, "/".join(parts[-3:]), "/".join(parts[-2:])}
+    keys = _match_keys
 
     kept = [item for item in items if not keys(item) & wanted]
     matched = set().union(*(keys(item) & wanted for item in items)) if items else set()
@@ -722,6 +774,8 @@ def plan_mix(
             real = _dedupe(real, step.dedupe, plan, hashes)
         elif step.drop is not None:
             real = _drop(real, step.drop, index, plan, where)
+        elif step.review is not None:
+            real = _review(real, step.review, index, plan, where)
 
     taken: list[Item] = []
     for index, config in enumerate(recipe.inputs):
@@ -800,6 +854,8 @@ def _resolved_recipe(plan: MixPlan, out_dir: Path) -> str:
     for step in data["steps"]:
         if step.get("drop"):
             step["drop"]["lists"] = [rel(v) for v in step["drop"]["lists"]]
+        if step.get("review"):
+            step["review"]["journal"] = rel(step["review"]["journal"])
         if step.get("augment"):
             step["augment"]["pipeline"] = rel(step["augment"]["pipeline"])
     if isinstance(data["fill"], dict) and data["fill"].get("pipeline"):

@@ -168,6 +168,18 @@ class DropStep(StrictModel):
     lists: tuple[str, ...] = ()
 
 
+class ReviewStep(StrictModel):
+    """Apply a ``datacur review`` journal: its drops and relabels, as the winners cleaned.
+
+    Journal paths (``train/iv/x.png`` for a reviewed variant, ``iv/x.png`` for a folder)
+    are matched like ``drop`` entries: by origin or by the path inside the input. Put it
+    before ``dedupe`` so twins are compared under their corrected labels.
+    """
+
+    journal: str
+    inputs: tuple[str, ...] | None = Field(default=None, description="default: every input")
+
+
 class CropPadStep(StrictModel):
     """Crop to the ink and/or pad to a square (``datacur.inkops.crop_and_pad``)."""
 
@@ -200,8 +212,9 @@ class AugmentStep(StrictModel):
 
 
 class RecipeStep(StrictModel):
-    """One step: a mapping with exactly one of dedupe, drop, crop_and_pad, augment."""
+    """One step: a mapping with exactly one of review, dedupe, drop, crop_and_pad, augment."""
 
+    review: ReviewStep | None = None
     dedupe: DedupeStep | None = None
     drop: DropStep | None = None
     crop_and_pad: CropPadStep | None = None
@@ -212,7 +225,7 @@ class RecipeStep(StrictModel):
         given = [name for name in type(self).model_fields if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(
-                "each step is one of dedupe, drop, crop_and_pad, augment "
+                "each step is one of review, dedupe, drop, crop_and_pad, augment "
                 f"(got {', '.join(given) or 'none'})"
             )
         return self
@@ -224,8 +237,8 @@ class RecipeStep(StrictModel):
 
     @property
     def is_filter(self) -> bool:
-        """Filters (dedupe, drop) run on the inputs, before take and split."""
-        return self.kind in ("dedupe", "drop")
+        """Filters (review, dedupe, drop) run on the inputs, before take and split."""
+        return self.kind in ("review", "dedupe", "drop")
 
 
 class SplitConfig(StrictModel):

@@ -17,7 +17,7 @@ from datacur.cap import count_capped
 from datacur.errors import CapExceededError, DatacurError, RecipeError
 from datacur.io import sha256_file
 from datacur.labels import CLASSES
-from datacur.mix import build_variant, plan_mix
+from datacur.mix import CropPadOp, build_variant, plan_mix
 from datacur.pool import items_from_variant, unique_names, write_items
 from datacur.variant import compute_content_hash, list_variant_images, read_manifest
 
@@ -400,6 +400,17 @@ def test_shipped_raw_recipe_plans_without_dev_test() -> None:
     plan = plan_mix(REPO / "recipes" / "raw.yaml")
     counts = plan.split_counts()
     assert counts["train"] + counts["val"] == 2880 - 373
+
+
+@pytest.mark.slow
+def test_shipped_best_recipe_applies_the_review_and_fits_the_cap() -> None:
+    """best.yaml: the committed review is applied in full, nothing is cropped, under 5,000."""
+    plan = plan_mix(REPO / "recipes" / "best.yaml")
+    review = next(note for note in plan.notes if note.startswith("review:"))
+    assert "312 image(s) dropped and 36 relabelled" in review
+    assert "0 of its 348 changes matched nothing" in review
+    assert not any(isinstance(op, CropPadOp) for item in plan.items for op in item.ops)
+    assert plan.cap().counted <= 5000 == plan.recipe.cap
 
 
 def test_optional_synth_with_missing_data_is_skipped(setup: Path) -> None:

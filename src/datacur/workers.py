@@ -52,9 +52,11 @@ def worker_pool(jobs: int, *, fresh_process_per_task: bool = False) -> Iterator[
         try:
             yield WorkerPool(pool, events)
         except BaseException:
+            # ProcessPoolExecutor has no public way to stop running tasks before 3.14, and
+            # shutdown() forgets its processes: take them first, then terminate them.
+            processes = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
-            # ProcessPoolExecutor has no public way to stop running tasks before 3.14.
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
+            for process in processes:
                 process.terminate()
             raise
         else:

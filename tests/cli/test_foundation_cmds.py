@@ -158,3 +158,64 @@ def test_ctrl_c_during_evaluate_leaves_the_database_consistent(
     with sqlite3.connect(db) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert [run.variant for run in load_runs(db)] == ["earlier"]
+
+
+def _descendants(pid: int) -> set[int]:
+    """Process ids below ``pid``, read from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux only)")
+def test_sigterm_during_multi_seed_evaluate_stops_the_workers(tmp_path: Path, make_variant) -> None:
+    """A killed `evaluate --seeds 2` must not leave trainings running on the cores."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    variant = make_variant(tmp_path / "v", n_train=2, n_val=1)
+    command = [sys.executable, "-c", "from datacur.cli import main; main()", "evaluate"]
+    command += [str(variant), "--seeds", "2", "--epochs", "5000", "--db", str(tmp_path / "r.db")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(workers) < 3:  # manager + 2 trainings
+            time.sleep(1)
+            workers = _descendants(process.pid)
+        assert len(workers) >= 3, "the workers never started"
+        time.sleep(5)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode != 0
+        assert "Traceback" not in stderr
+        time.sleep(2)
+        assert [pid for pid in workers if _running(pid)] == []
+    finally:  # never leave trainings behind, even when the test fails
+        for pid in [process.pid, *workers]:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """True when ``pid`` exists and is not a zombie."""
+    try:
+        return ") Z " not in Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from typing import Annotated
 
@@ -87,9 +88,16 @@ TENSORFLOW_COMMANDS = frozenset({"evaluate", "models", "noise", "sweep"})
 """Commands that train or build models: TensorFlow is imported quietly before they run."""
 
 
+def _interrupt_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (``kill``, a job scheduler, a closing terminal) takes the Ctrl-C path: worker
+    processes are terminated, partial output is removed and no traceback is printed."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
         if args and args[0] in TENSORFLOW_COMMANDS and "--help" not in args:
             from datacur._tf import import_tensorflow_quietly

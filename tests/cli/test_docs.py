@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from datacur.cli import build_app
@@ -36,3 +37,20 @@ def test_root_help_and_version() -> None:
     assert result.exit_code == 0 and "evaluate" in result.stdout
     version = runner.invoke(app, ["--version"])
     assert version.exit_code == 0 and version.stdout.startswith("datacur ")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_placeholders_in_option_help_survive_markdown(command: str) -> None:
+    """Help is rendered as markdown, which swallows a bare ``<name>`` as an HTML tag."""
+    import re
+
+    group = typer.main.get_command(app)
+    params = group.commands[command].params  # type: ignore[attr-defined]
+    placeholders = {
+        token
+        for param in params
+        for token in re.findall(r"<[^<>\s]+>", getattr(param, "help", "") or "")
+    }
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "400"})
+    missing = [token for token in sorted(placeholders) if token not in result.stdout]
+    assert not missing, f"`datacur {command} --help` lost {missing}: wrap them in backticks"

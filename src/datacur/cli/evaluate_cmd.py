@@ -73,7 +73,7 @@ def evaluate(
         Path | None,
         typer.Option(
             "--test",
-            help="Folder of <class>/ images to score the best checkpoint on "
+            help="Folder of `<class>/` images to score the best checkpoint on "
             "(e.g. datasets/label-book, datasets/dev-test). Without it, only val is scored.",
         ),
     ] = None,

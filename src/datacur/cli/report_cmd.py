@@ -22,7 +22,7 @@ def report(
         Path | None,
         typer.Option(
             "--out",
-            help="Output folder (default: reports/<variant>-<hash8> or reports/run-<id>).",
+            help="Output folder (default: `reports/<variant>-<hash8>` or `reports/run-<id>`).",
             file_okay=False,
         ),
     ] = None,
@@ -35,7 +35,7 @@ def report(
         typer.Option(
             "--variant",
             help="The variant folder, for the dataset plots when TARGET is a name or run id "
-            "(default: datasets/<name> if it holds the same content).",
+            "(default: `datasets/<name>` if it holds the same content).",
             file_okay=False,
         ),
     ] = None,

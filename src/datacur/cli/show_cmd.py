@@ -17,7 +17,7 @@ def show(
     variant: Annotated[Path, typer.Argument(help="Dataset variant folder (train/ and val/).")],
     out: Annotated[
         Path | None,
-        typer.Option(help="PNG to write (default: <variant>-sheet.png next to the variant)."),
+        typer.Option(help="PNG to write (default: `<variant>-sheet.png` next to the variant)."),
     ] = None,
     per_class: Annotated[int, typer.Option("--per-class", help="Samples per class row.")] = 12,
     split: Annotated[

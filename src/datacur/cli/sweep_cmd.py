@@ -125,7 +125,7 @@ def sweep(
         Path | None,
         typer.Option(
             "--test",
-            help="Folder of <class>/ images to score on (e.g. datasets/dev-test); "
+            help="Folder of `<class>/` images to score on (e.g. datasets/dev-test); "
             "without it, val accuracy is recorded (optimistic).",
             file_okay=False,
         ),
@@ -168,7 +168,7 @@ def sweep(
     report: Annotated[
         Path | None,
         typer.Option(
-            help="Sweep report folder (default: reports/sweep-<name>); written when the sweep "
+            help="Sweep report folder (default: `reports/sweep-<name>`); written when the sweep "
             "has several variants.",
             file_okay=False,
         ),

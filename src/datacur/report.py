@@ -255,6 +255,7 @@ def plot_ratio(
         if math.isfinite(yi):
             axis.annotate(f"{yi:.3f}", (xi, yi), textcoords="offset points", xytext=(6, 6))
     axis.set(xlabel=axis_label, ylabel="test accuracy (mean over seeds)", title=title)
+    axis.margins(x=0.1)  # room for the last point's label inside the axes
     axis.grid(alpha=0.3)
     return _png_bytes(figure)
 

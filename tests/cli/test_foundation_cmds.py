@@ -219,3 +219,26 @@ def _running(pid: int) -> bool:
         return ") Z " not in Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
+
+
+def test_forked_pool_workers_end_quietly_on_their_pools_sigterm() -> None:
+    """mix and noise use fork pools, which stop their workers with SIGTERM on exit: the
+    CLI's SIGTERM handler (inherited by the fork) must not print a KeyboardInterrupt."""
+    import subprocess
+    import sys
+
+    code = (
+        "import multiprocessing, os, signal, time\n"
+        "from datacur import cli\n"
+        "signal.signal(signal.SIGTERM, cli._interrupt_on_sigterm)\n"
+        "os.register_at_fork(after_in_child=cli._default_sigterm)\n"
+        "for _ in range(20):\n"
+        "    with multiprocessing.get_context('fork').Pool(4) as pool:\n"
+        "        assert pool.map(abs, range(-50, 0)) == list(range(50, 0, -1))\n"
+        "time.sleep(1)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Traceback" not in completed.stderr and "KeyboardInterrupt" not in completed.stderr

@@ -88,16 +88,36 @@ TENSORFLOW_COMMANDS = frozenset({"evaluate", "models", "noise", "sweep"})
 """Commands that train or build models: TensorFlow is imported quietly before they run."""
 
 
+_HANDLER_PID = os.getpid()
+"""The process whose SIGTERM means "stop the command" (set again when main() installs it)."""
+
+
 def _interrupt_on_sigterm(signum: int, frame: object) -> None:
     """SIGTERM (``kill``, a job scheduler, a closing terminal) takes the Ctrl-C path: worker
-    processes are terminated, partial output is removed and no traceback is printed."""
+    processes are terminated, partial output is removed and no traceback is printed.
+
+    In a forked child that has not yet dropped the handler (see :func:`_default_sigterm`),
+    end at once as the default action would: an exception there can be swallowed by an
+    at-fork hook and leave the child running while its pool waits for it.
+    """
+    if os.getpid() != _HANDLER_PID:
+        os._exit(128 + signum)
     raise KeyboardInterrupt
+
+
+def _default_sigterm() -> None:
+    """In a forked child (``multiprocessing.Pool`` in mix and noise), SIGTERM is how its pool
+    stops it: keep the default action there (end at once), not the CLI's handler."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else argv
+    global _HANDLER_PID
+    _HANDLER_PID = os.getpid()
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    os.register_at_fork(after_in_child=_default_sigterm)
     try:
         if args and args[0] in TENSORFLOW_COMMANDS and "--help" not in args:
             from datacur._tf import import_tensorflow_quietly

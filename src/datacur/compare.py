@@ -698,12 +698,12 @@ def compare_across_models(
     all_runs = load_runs(db_path, test_name=test_name)
     if epochs is not None:
         all_runs = [run for run in all_runs if run.epochs == epochs]
-    refs = resolve_variants(specs, all_runs, cwd=cwd) if all_runs else None
-    if not all_runs or refs is None:
+    if not all_runs:
         raise StoreError(
             f"{db_path or 'results database'}: no runs match (test={test_name}, "
             f"epochs={epochs}). Score both variants with `datacur evaluate --model M` first."
         )
+    refs = resolve_variants(specs, all_runs, cwd=cwd)
     hashes = {ref.variant_hash for ref in refs}
     tests = {run.test_hash for run in all_runs if run.variant_hash in hashes}
     if len(tests) > 1 and test_name is None:

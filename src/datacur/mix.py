@@ -443,12 +443,11 @@ def _review(
             kept.append(item)
             continue
         hits = sorted(_match_keys(item) & decisions.keys())
+        used.update(hits)
         decision = decisions[hits[0]] if hits else None
         if decision is None or decision.action == "keep":
-            used.update(hits)
             kept.append(item)
             continue
-        used.update(hits)
         if decision.action == "drop":
             dropped += 1
             continue
@@ -472,10 +471,9 @@ def _drop(items: list[Item], step: DropStep, index: int, plan: MixPlan, where: s
         wanted.update(_read_list(_resolve(plan.base_dir, entry), where, index))
     if not wanted:
         return items
-    keys = _match_keys
 
-    kept = [item for item in items if not keys(item) & wanted]
-    matched = set().union(*(keys(item) & wanted for item in items)) if items else set()
+    kept = [item for item in items if not _match_keys(item) & wanted]
+    matched = set().union(*(_match_keys(item) & wanted for item in items)) if items else set()
     plan.notes.append(
         f"drop: {len(items) - len(kept)} image(s) dropped; {len(wanted)} listed, "
         f"{len(wanted - matched)} matched nothing (already excluded, or not in the inputs)"

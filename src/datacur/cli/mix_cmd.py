@@ -93,7 +93,9 @@ def mix(
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML file, e.g. recipes/clean.yaml.")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Folder of the new variant (default: `datasets/<recipe name>`)."),
+        typer.Option(
+            "--out", help="Folder of the new variant (default: `datasets/<recipe name>`)."
+        ),
     ] = None,
     seed: Annotated[
         int | None,

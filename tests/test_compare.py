@@ -255,6 +255,28 @@ def test_across_models_sign_change_and_missing_model(tmp_path: Path) -> None:
     assert "fixed +0.1050" in result.verdict and "small-cnn -0.1050" in result.verdict
 
 
+def test_across_models_round_off_is_no_difference(tmp_path: Path) -> None:
+    """Both variants at chance under a model is a tie, not a sign (found on real runs)."""
+    db = tmp_path / "r.db"
+    store_runs(db, "raw", {0: 0.60, 1: 0.62}, model="fixed")
+    store_runs(db, "best", {0: 0.70, 1: 0.73}, model="fixed")
+    # 0.1 + 0.2 and 0.3 differ by round-off only: the means differ by ~1e-17
+    store_runs(db, "raw", {0: 0.1 + 0.2, 1: 0.153}, model="resnet50")
+    store_runs(db, "best", {0: 0.3, 1: 0.153}, model="resnet50")
+    result = compare_across_models(["raw", "best"], db_path=db)
+    assert result.rows[1].difference.diff != 0  # the round-off is really there
+    assert not result.same_sign
+    assert result.verdict.startswith(
+        "best is better than raw under fixed and scores the same under resnet50"
+    )
+    tied_db = tmp_path / "tied.db"
+    for model in ("fixed", "small-cnn"):
+        for variant in ("raw", "best"):
+            store_runs(tied_db, variant, {0: 0.60, 1: 0.62}, model=model)
+    tie_everywhere = compare_across_models(["raw", "best"], db_path=tied_db)
+    assert tie_everywhere.verdict.startswith("best and raw score the same under every model")
+
+
 def test_across_models_needs_two_variants_with_shared_runs(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     store_runs(db, "raw", {0: 0.6, 1: 0.61})

@@ -656,6 +656,9 @@ class AcrossModels:
     verdict: str
 
 
+_TIE = 1e-9  # |mean difference| at or below this is no difference (float round-off)
+
+
 def _model_order(models: Iterable[str]) -> list[str]:
     """The fixed competition model first, the others by name."""
     return sorted(set(models), key=lambda name: (name != "fixed", name))
@@ -765,8 +768,11 @@ def compare_across_models(
             "both with the same `datacur evaluate --model M --epochs N`."
         )
     base_name, variant_name = refs[0].variant, refs[1].variant
-    signs = {math.copysign(1.0, row.difference.diff) for row in rows if row.difference.diff != 0}
-    same_sign = len(signs) <= 1 and all(row.difference.diff != 0 for row in rows)
+    # Means of equal scores can differ by float round-off (1e-17); that is no difference,
+    # and must not count as a sign (a model at chance for both variants is a tie).
+    tied = [row.model for row in rows if abs(row.difference.diff) <= _TIE]
+    signs = {math.copysign(1.0, row.difference.diff) for row in rows if row.model not in tied}
+    same_sign = not tied and len(signs) == 1
     testable = [row.deltas for row in rows if len(row.deltas) >= 2]
     size_p = math.nan
     consistent: bool | None = None
@@ -790,6 +796,15 @@ def compare_across_models(
     elif same_sign:
         direction = "better" if signs == {1.0} else "worse"
         verdict = f"{variant_name} is {direction} than {base_name} under every model ({parts})"
+    elif len(tied) == len(rows):
+        verdict = f"{variant_name} and {base_name} score the same under every model ({parts})"
+    elif len(signs) == 1:
+        direction = "better" if signs == {1.0} else "worse"
+        others = [row.model for row in rows if row.model not in tied]
+        verdict = (
+            f"{variant_name} is {direction} than {base_name} under {', '.join(others)} and "
+            f"scores the same under {', '.join(tied)} ({parts})"
+        )
     else:
         verdict = f"The sign of {variant_name} - {base_name} changes between models ({parts})"
     if len(rows) > 1:

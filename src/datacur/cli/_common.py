@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -22,10 +24,24 @@ __all__ = [
     "out_console",
 ]
 
-out_console = Console()
+_PIPED_WIDTH = 160
+
+
+def _piped_width(stream: TextIO) -> int | None:
+    """Width for a console on ``stream``: its own on a terminal, 160 when piped.
+
+    Piped output (a log file, CI, ``| less``) has no width, and rich then assumes 80
+    columns and squeezes a comparison table into "vari…" and "0.69…"; $COLUMNS still wins.
+    """
+    if "COLUMNS" in os.environ or stream.isatty():
+        return None
+    return _PIPED_WIDTH
+
+
+out_console = Console(width=_piped_width(sys.stdout))
 """Results (tables, JSON) go to stdout."""
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, width=_piped_width(sys.stderr))
 """Progress, warnings and errors go to stderr."""
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON line instead of a table.")]

@@ -50,7 +50,9 @@ def cap(
         )
         out_console.print(table)
     if result.over:
-        err_console.print(f"[bold red]Error:[/] {result.message()}", highlight=False)
+        err_console.print(
+            f"[bold red]Error:[/] {result.message()}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(code=1)
 
 

@@ -76,9 +76,11 @@ def check(
         f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
     )
     if report.ok:
-        err_console.print(f"[green]OK[/] {summary}", highlight=False)
+        err_console.print(f"[green]OK[/] {summary}", highlight=False, soft_wrap=True)
     else:
-        err_console.print(f"[bold red]Error:[/] {summary}. Fix the errors above.", highlight=False)
+        err_console.print(
+            f"[bold red]Error:[/] {summary}. Fix the errors above.", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(code=1)
 
 

@@ -793,18 +793,17 @@ def compare_across_models(
             f"Only model {rows[0].model} has runs of both ({parts}); score both under the "
             "other models to see whether the difference carries over."
         )
-    elif same_sign:
-        direction = "better" if signs == {1.0} else "worse"
-        verdict = f"{variant_name} is {direction} than {base_name} under every model ({parts})"
     elif len(tied) == len(rows):
         verdict = f"{variant_name} and {base_name} score the same under every model ({parts})"
     elif len(signs) == 1:
         direction = "better" if signs == {1.0} else "worse"
         others = [row.model for row in rows if row.model not in tied]
-        verdict = (
-            f"{variant_name} is {direction} than {base_name} under {', '.join(others)} and "
-            f"scores the same under {', '.join(tied)} ({parts})"
+        where = (
+            f"{', '.join(others)} and scores the same under {', '.join(tied)}"
+            if tied
+            else "every model"
         )
+        verdict = f"{variant_name} is {direction} than {base_name} under {where} ({parts})"
     else:
         verdict = f"The sign of {variant_name} - {base_name} changes between models ({parts})"
     if len(rows) > 1:

@@ -408,9 +408,10 @@ def _run_local(
     on_result: Callable[[tuple[int, int], Any], None],
     on_failure: Callable[[tuple[int, int], DatacurError], None],
 ) -> None:
-    from datacur.evaluate import evaluate_variant
+    from datacur.evaluate import configure_threads, evaluate_variant
 
     if jobs == 1:
+        configure_threads(os.cpu_count())
         for index, seed in todo:
             target = targets[index]
             emit(SweepEvent("started", index, target.name, seed))
@@ -670,7 +671,7 @@ def run_sweep(
     ray: bool = False,
     ray_address: str | None = None,
     exact: bool = False,
-    jit_compile: bool = True,
+    jit_compile: bool = False,
     model: str = DEFAULT_MODEL,
     on_event: EventCallback | None = None,
 ) -> SweepResult:
@@ -693,8 +694,8 @@ def run_sweep(
         ray_address: Ray address (``ray://HEAD:10001``, ``auto``); None or ``local`` starts
             a local Ray for the sweep and stops it at the end.
         exact: use the exact (slow) evaluator path.
-        jit_compile: compile the fast path's training step with XLA (faster for long runs;
-            the compile costs tens of seconds, so tiny runs are quicker without it).
+        jit_compile: compile the fast path's training step with XLA (off by default: it
+            is slower per step on this CPU, see :mod:`datacur.evaluate`).
         model: registered model name (``datacur models``); the competition's is ``fixed``.
         on_event: receives :class:`SweepEvent` s (skipped, started, epoch, finished, failed).
 

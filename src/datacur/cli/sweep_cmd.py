@@ -153,8 +153,9 @@ def sweep(
         ),
     ] = None,
     model: Annotated[str, typer.Option(help="Model to train (see `datacur models`).")] = "fixed",
-    no_jit: Annotated[
-        bool, typer.Option("--no-jit", help="Do not XLA-compile (quicker for tiny runs).")
+    jit: Annotated[
+        bool,
+        typer.Option("--jit", help="XLA-compile the training step (slower on this CPU; opt-in)."),
     ] = False,
     cache: Annotated[
         Path, typer.Option(help="Where recipe variants are built.", file_okay=False)
@@ -234,7 +235,7 @@ def sweep(
             jobs=jobs,
             ray=ray or ray_address is not None,
             ray_address=ray_address,
-            jit_compile=not no_jit,
+            jit_compile=jit,
             model=model,
             on_event=on_event,
         )

@@ -2,10 +2,17 @@
 
 Prints, on the same data and epochs:
   1. the straight 2021 script (tests/reference/competition_script.py), one run;
-  2. `datacur evaluate`'s default fast path, one run, and the ratio to (1);
-  3. fast multi-seed throughput (`--seeds` runs on all cores) in runs/hour, and the ratio
-     to running the straight script once per seed, one after another;
+  2. `datacur evaluate`'s default fast path, one run (as the CLI runs it: this process's
+     thread pools pinned by `configure_threads`), and the ratio to (1); then the same with
+     XLA (opt-in) for comparison;
+  3. fast multi-seed throughput (`--seeds` runs, one worker per core) in runs/hour, and the
+     ratio to running the straight script once per seed, one after another;
   4. peak resident memory of each phase.
+
+With `--levers`, first prints the per-step cost of the fixed model's training step (data in
+memory, batch 8 unless named) under each lever: TensorFlow's default threads, one
+intra-op thread with one or two inter-op threads, XLA, and per image at batch 16 and 32 (the
+most a packed multi-seed step could gain per core), and the JAX backend when installed.
 
 With `--memory`, evaluates a 10,000-count variant (hard links to the starter images) for
 one epoch in a fresh process and prints its peak RSS (the target is 4 GB).
@@ -15,7 +22,7 @@ path for `--accuracy-epochs` (100 = the competition schedule) and prints means, 
 a Welch t-test; those runs go to the results DB given by --db so they can be re-read.
 
 Usage:
-    .venv/bin/python benchmarks/evaluate_speed.py --epochs 10
+    .venv/bin/python benchmarks/evaluate_speed.py --epochs 10 --levers
     .venv/bin/python benchmarks/evaluate_speed.py --skip-timing --accuracy --accuracy-epochs 100
 """
 
@@ -72,16 +79,19 @@ def time_straight_script(variant: Path, test: Path, epochs: int, seed: int) -> t
 
 
 def time_fast_single(
-    variant: Path, test: Path, epochs: int, seed: int, *, jit_compile: bool = True
+    variant: Path, test: Path, epochs: int, seed: int, *, jit_compile: bool = False
 ) -> tuple[float, float]:
-    """One fast-path run in a fresh process (fair: includes TF start-up and compile)."""
+    """One fast-path run in a fresh process, as `datacur evaluate` runs it (in-process,
+    thread pools pinned); fair: the time includes decoding and any compile."""
     code = (
         "import json, sys, time\n"
         "from pathlib import Path\n"
-        "from datacur.evaluate import evaluate_variant\n"
+        "from datacur._tf import import_tensorflow_quietly\n"
+        "import_tensorflow_quietly()\n"
+        "from datacur.evaluate import evaluate_seeds\n"
         "start = time.perf_counter()\n"
-        f"r = evaluate_variant(Path({str(variant)!r}), test_dir=Path({str(test)!r}), "
-        f"seed={seed}, epochs={epochs}, jit_compile={jit_compile})\n"
+        f"[r] = evaluate_seeds(Path({str(variant)!r}), [{seed}], jobs=1, "
+        f"test_dir=Path({str(test)!r}), epochs={epochs}, jit_compile={jit_compile})\n"
         "print(json.dumps({'seconds': time.perf_counter() - start, "
         "'test_accuracy': r.test_accuracy}))\n"
     )
@@ -96,6 +106,66 @@ def time_fast_many(variant: Path, test: Path, epochs: int, seeds: list[int]) -> 
     start = time.perf_counter()
     evaluate_seeds(variant, seeds, test_dir=test, epochs=epochs)
     return time.perf_counter() - start
+
+
+LEVERS: list[tuple[str, dict]] = [
+    ("TF default threads (2 intra, 2 inter)", {}),
+    ("1 intra-op, 2 inter-op threads (default path)", {"intra": 1, "inter": 2}),
+    ("1 intra-op, 1 inter-op thread (one of 2 workers)", {"intra": 1, "inter": 1}),
+    ("XLA, TF default threads", {"jit": True}),
+    ("XLA, 1 intra-op, 1 inter-op thread", {"jit": True, "intra": 1, "inter": 1}),
+    ("batch 16, 1 intra-op, 1 inter-op thread", {"batch": 16, "intra": 1, "inter": 1}),
+    ("batch 32, 1 intra-op, 1 inter-op thread", {"batch": 32, "intra": 1, "inter": 1}),
+    ("JAX backend, XLA, its default threads", {"backend": "jax", "jit": True}),
+]
+
+
+def time_lever(lever: dict, images: int = 2048) -> dict:
+    """ms per training step and per image of the fixed model under one lever (fresh process).
+
+    Random data in memory, `steps_per_execution=16`, one warm-up epoch, then two timed.
+    """
+    batch = lever.get("batch", 8)
+    threads = ""
+    if "intra" in lever:
+        threads = (
+            "tf.config.threading.set_intra_op_parallelism_threads({intra})\n"
+            "tf.config.threading.set_inter_op_parallelism_threads({inter})\n"
+        ).format(**lever)
+    code = (
+        "import json, os, time\n"
+        f"os.environ['KERAS_BACKEND'] = {lever.get('backend', 'tensorflow')!r}\n"
+        "from datacur._tf import import_tensorflow_quietly\n"
+        "tf = import_tensorflow_quietly()\n" + threads + "import keras, numpy as np\n"
+        "from datacur.model import build_model, compile_fixed_model\n"
+        "keras.utils.set_random_seed(0)\n"
+        f"model = compile_fixed_model(build_model('fixed'), jit_compile={lever.get('jit', False)}, "
+        "steps_per_execution=16)\n"
+        "rng = np.random.default_rng(0)\n"
+        f"x = rng.uniform(0, 255, ({images}, 32, 32, 3)).astype('float32')\n"
+        f"y = np.eye(10, dtype='float32')[rng.integers(0, 10, {images})]\n"
+        f"model.fit(x, y, batch_size={batch}, epochs=1, verbose=0)\n"
+        "start = time.perf_counter()\n"
+        f"model.fit(x, y, batch_size={batch}, epochs=2, verbose=0)\n"
+        "seconds = (time.perf_counter() - start) / 2\n"
+        f"print(json.dumps({{'ms_step': seconds / ({images} / {batch}) * 1e3, "
+        f"'us_image': seconds / {images} * 1e6}}))\n"
+    )
+    return _run_python_json(code)
+
+
+def print_levers() -> None:
+    import importlib.util
+
+    print("levers: the fixed model's training step, data in memory, 16 steps per call")
+    for name, lever in LEVERS:
+        if lever.get("backend") == "jax" and importlib.util.find_spec("jax") is None:
+            print(f"  {name:<50} skipped (pip install jax to measure it)")
+            continue
+        figures = time_lever(lever)
+        print(
+            f"  {name:<50} {figures['ms_step']:6.1f} ms/step  {figures['us_image']:6.0f} us/image"
+        )
 
 
 def build_capped_variant(source: Path, out: Path, *, train: int = 7000, val: int = 3000) -> Path:
@@ -217,6 +287,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10, help="timing schedule (default 10)")
     parser.add_argument("--seeds", type=int, default=4, help="runs for the throughput figure")
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--levers", action="store_true", help="per-step cost of each lever")
     parser.add_argument("--memory", action="store_true", help="peak RSS on a 10,000 variant")
     parser.add_argument("--accuracy", action="store_true")
     parser.add_argument("--accuracy-epochs", type=int, default=100)
@@ -227,6 +298,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"data: {args.variant} (test: {args.test}); cores: {os.cpu_count()}")
 
+    if args.levers:
+        print_levers()
     if not args.skip_timing:
         print(f"timing schedule: {args.epochs} epochs, seed 0")
         straight_s, straight_acc = time_straight_script(args.variant, args.test, args.epochs, 0)
@@ -236,12 +309,10 @@ def main() -> None:
             f"datacur evaluate (fast path):  {fast_s:7.1f} s  (test acc {fast_acc:.3f})  "
             f"speed-up x{straight_s / fast_s:.2f}"
         )
-        nojit_s, nojit_acc = time_fast_single(
-            args.variant, args.test, args.epochs, 0, jit_compile=False
-        )
+        xla_s, xla_acc = time_fast_single(args.variant, args.test, args.epochs, 0, jit_compile=True)
         print(
-            f"fast path without XLA:         {nojit_s:7.1f} s  (test acc {nojit_acc:.3f})  "
-            f"speed-up x{straight_s / nojit_s:.2f}"
+            f"fast path with XLA (opt-in):   {xla_s:7.1f} s  (test acc {xla_acc:.3f})  "
+            f"speed-up x{straight_s / xla_s:.2f}"
         )
         seeds = list(range(args.seeds))
         many_s = time_fast_many(args.variant, args.test, args.epochs, seeds)

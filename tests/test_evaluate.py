@@ -141,3 +141,25 @@ def test_seeds_in_worker_processes_are_the_same_runs_as_in_process(tiny) -> None
     alone = evaluate_variant(variant, seed=12, **options)
     assert results[1].curves["loss"] == pytest.approx(alone.curves["loss"], rel=1e-4)
     assert results[1].curves["loss"] != pytest.approx(results[0].curves["loss"], rel=1e-4)
+
+
+def test_configure_threads_gives_one_intra_op_thread_and_the_cores_as_inter_op() -> None:
+    """A batch of 8 is too small to split one op across cores; independent ops run in
+    parallel. Checked in a fresh process: TensorFlow fixes its pools when it first runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "from datacur._tf import import_tensorflow_quietly\n"
+        "tf = import_tensorflow_quietly()\n"
+        "from datacur.evaluate import configure_threads\n"
+        "configure_threads(2)\n"
+        "tf.constant(1.0) + 1.0\n"
+        "configure_threads(1)  # too late: ignored, not an error\n"
+        "t = tf.config.threading\n"
+        "print(t.get_intra_op_parallelism_threads(), t.get_inter_op_parallelism_threads())\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.split()[-2:] == ["1", "2"]

@@ -8,19 +8,24 @@ epoch with the highest ``val_accuracy`` wins, reloaded before scoring).
 
 * ``exact=True`` runs the straight port: files decoded from disk every epoch, plain ``fit``.
 * the default fast path decodes every image once into memory (bit-identical arrays, see
-  :mod:`datacur.decode`), feeds batches by index through the *same* shuffle op, runs several
-  steps per call (``steps_per_execution``), validates in large batches (order- and
-  batch-size-free: BatchNorm is in inference mode) and pins TensorFlow's thread pools to
+  :mod:`datacur.decode`), draws every epoch's order from the *same* shuffle op before
+  training (:func:`_epoch_orders`) and feeds batches by index, runs several steps per call
+  (``steps_per_execution``), validates in large batches (order- and batch-size-free:
+  BatchNorm is in inference mode) and pins TensorFlow's thread pools to
   what a batch of 8 can use (:func:`configure_threads`). It reproduces the exact path's
   training losses and predictions (tested). XLA (``jit_compile=True``) is opt-in: it
-  changes only floating-point rounding, but on this CPU it made steps slower (below).
+  changes only floating-point rounding, and on this CPU it is no faster (below).
 
-Speed, measured on 2 cores (TF 2.21, oneDNN, batch 8, ms per training step of the fixed
-model): intra-op 2 / inter-op 2 threads (TF's default) 14.8; intra 1 / inter 2: 10.1;
-intra 1 / inter 1: 11.8; XLA with 2 threads 20.1, XLA with 1 thread 12.7; the JAX backend
-9.8 (11.2 on one core); mixed bfloat16 10.0. Per image, batch 16 costs 1.26 ms against
-1.48 ms at batch 8 (one thread), so packing seeds into one larger step cannot pay much.
-The small CNN: 15.2 ms without XLA, 28.1 ms with it.
+Speed (``benchmarks/evaluate_speed.py --levers``, 2 cores, TF 2.21 with oneDNN, batch 8, ms
+per training step of the fixed model, data in memory): TF's default threads 14.4; one
+intra-op thread with two inter-op threads 9.8 (the default here), with one 11.5 (each of
+two workers); XLA 10.1 with default threads, 12.4 with one thread, plus its compile time;
+the JAX backend 10.7. Per image, batch 16 costs 1.35 ms and batch 32 1.44 ms against
+1.44 ms at batch 8 (one thread): a packed multi-seed step has nothing to gain per core.
+The tf.data shuffle left inside the training pipeline cost another ~3.5 ms a step.
+Floating-point sums depend on the thread layout, so a seed's numbers are the same on the
+fast and exact paths under the same thread pools (tested), and a statistically equivalent
+draw under other pools.
 
 Seeds: ``keras.utils.set_random_seed(seed)`` seeds Python, NumPy and TF together, because
 under Keras 3 ``tf.random.set_seed`` alone no longer fixes the initial weights.
@@ -452,10 +457,11 @@ def configure_threads(cores: int | None) -> None:
     """Pin TensorFlow's thread pools for one training on ``cores`` cores (before TF runs).
 
     A batch of 8 is too small to split one op across cores: intra-op parallelism costs more
-    in hand-offs than it gains (14.8 ms a step with 2 intra-op threads, 10.1 ms with 1, on 2
-    cores). Independent ops (a layer's weight and input gradients, the shortcut branch) do
-    run side by side, so a training gets one intra-op thread and ``cores`` inter-op threads:
-    one training alone uses every core, and two trainings on two cores get one each.
+    in hand-offs than it gains (14.4 ms a step with TF's default pools, 9.8 ms with one
+    intra-op thread, on 2 cores). Independent ops (a layer's weight and input gradients,
+    the shortcut branch) do run side by side, so a training gets one intra-op thread and
+    ``cores`` inter-op threads: one training alone uses every core, and two trainings on
+    two cores get one each.
     """
     if not cores:
         return

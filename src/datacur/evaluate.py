@@ -406,12 +406,16 @@ def _train_fast(
         for start in range(0, len(order), BATCH_SIZE):
             yield order[start : start + BATCH_SIZE]
 
+    @tf.autograph.experimental.do_not_convert  # plain ops, nothing for AutoGraph to convert
+    def gather_batch(idx: Any) -> tuple[Any, Any]:
+        return tf.gather(train_x_t, idx), tf.gather(train_y_t, idx)
+
     train = (
         tf.data.Dataset.from_generator(
             next_epoch_batches, output_signature=tf.TensorSpec((None,), tf.int64)
         )
         .apply(tf.data.experimental.assert_cardinality(-(-len(train_paths) // BATCH_SIZE)))
-        .map(lambda idx: (tf.gather(train_x_t, idx), tf.gather(train_y_t, idx)))
+        .map(gather_batch)
         .prefetch(tf.data.AUTOTUNE)
     )
     valid = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(VAL_BATCH)

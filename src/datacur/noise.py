@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io as _io
-import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -211,11 +210,9 @@ def _fold_job(args: dict[str, Any]) -> tuple[int, np.ndarray, np.ndarray]:
     """Worker-process entry: train one fold, post epoch events on the queue."""
     threads = args.pop("threads")
     queue = args.pop("queue")
-    if threads:
-        import tensorflow as tf
+    from datacur.evaluate import configure_threads
 
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+    configure_threads(threads)  # the evaluator's pools: one intra-op thread, `threads` inter-op
     fold = args["fold"]
 
     def report(epoch: int) -> None:
@@ -320,12 +317,14 @@ def _run_parallel(
     import queue as queue_module
     import time
 
+    from datacur.workers import threads_per_worker
+
     # spawn, not fork: TensorFlow's threads do not survive a fork. A multiprocessing Pool,
     # not a ProcessPoolExecutor: leaving its block (Ctrl-C, a failed fold) terminates the
     # workers instead of waiting minutes for running folds; one fold per worker process
     # returns TensorFlow's memory after each fold.
     context = multiprocessing.get_context("spawn")
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads_per_worker(jobs)
     results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     with context.Manager() as manager, context.Pool(jobs, maxtasksperchild=1) as pool:
         events = manager.Queue()

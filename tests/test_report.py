@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,20 @@ def test_report_picks_largest_group_and_names_the_rest(
     assert result.runs == 3 and any("10 epochs (1 runs)" in note for note in result.notes)
     result = build_report(str(variant), db_path=db, out_dir=tmp_path / "b", epochs=10)
     assert result.runs == 1
+
+
+def test_report_of_one_model_among_several(
+    tmp_path: Path, scored_variant: tuple[Path, Path, str]
+) -> None:
+    variant, db, variant_hash = scored_variant
+    for seed in range(4):
+        run = fake_run("demo", seed, 0.9, variant_hash=variant_hash, model="small-cnn")
+        save_run(replace(run, test_name="test"), db)
+    result = build_report(str(variant), db_path=db, out_dir=tmp_path / "a")
+    assert result.runs == 4  # the larger group, the other named with its model
+    assert any("test/fixed/3 epochs (3 runs)" in note for note in result.notes)
+    result = build_report(str(variant), db_path=db, out_dir=tmp_path / "b", model="fixed")
+    assert result.runs == 3 and "model <b>fixed</b>" in result.html.read_text()
 
 
 @pytest.mark.parametrize(

@@ -458,14 +458,15 @@ def _select_runs(runs: Sequence[StoredRun], notes: list[str]) -> list[StoredRun]
         return list(runs)
     chosen = max(groups.values(), key=lambda group: (len(group), group[-1].id))
     others = [
-        f"{group[0].test_name or 'val'}/{group[0].epochs} epochs ({len(group)} runs)"
+        f"{group[0].test_name or 'val'}/{group[0].model}/{group[0].epochs} epochs "
+        f"({len(group)} runs)"
         for group in groups.values()
         if group is not chosen
     ]
     notes.append(
-        f"Showing the {len(chosen)} runs on {chosen[0].test_name or 'val'} with "
-        f"{chosen[0].epochs} epochs; also in the database: {', '.join(others)}. "
-        "Choose with --test/--epochs."
+        f"Showing the {len(chosen)} runs on {chosen[0].test_name or 'val'} with model "
+        f"{chosen[0].model} and {chosen[0].epochs} epochs; also in the database: "
+        f"{', '.join(others)}. Choose with --test/--model/--epochs."
     )
     return chosen
 
@@ -527,7 +528,8 @@ def _runs_section(runs: Sequence[StoredRun]) -> str:
     mean, sd, low, high = summarize_scores(scores)
     scored_on = runs[0].test_name or "val"
     summary = (
-        f"<p>Accuracy on <b>{_esc(scored_on)}</b> over {len(runs)} run(s): mean "
+        f"<p>Accuracy on <b>{_esc(scored_on)}</b>, model <b>{_esc(runs[0].model)}</b>, "
+        f"over {len(runs)} run(s): mean "
         f"<b>{_fmt(mean)}</b>, sd {_fmt(sd)}, 95% CI [{_fmt(low)}, {_fmt(high)}].</p>"
     )
     return f"<h2>Runs</h2>{summary}{table}"
@@ -638,6 +640,7 @@ def build_report(
     db_path: Path | None = None,
     test_name: str | None = None,
     epochs: int | None = None,
+    model: str | None = None,
     variant_dir: Path | None = None,
     max_gallery: int = 120,
     overwrite: bool = False,
@@ -650,8 +653,9 @@ def build_report(
             or a run id (digits).
         out_dir: output folder (default ``reports/<variant>-<hash8>`` or ``reports/run-<id>``).
         db_path: results database (default: :func:`datacur.store.default_results_db`).
-        test_name, epochs: keep only runs on this test set / schedule. Without them the
-            largest comparable group of runs is shown (and the others named in a note).
+        test_name, epochs, model: keep only runs on this test set / schedule / model
+            (``datacur models``). Without them the largest comparable group of runs is
+            shown (and the others named in a note).
         variant_dir: the variant folder, for the dataset section when ``target`` is a name or
             run id (default: ``datasets/<name>`` if it still holds the same content).
         max_gallery: at most this many misclassified images in the gallery.
@@ -702,6 +706,8 @@ def build_report(
         runs = [run for run in runs if run.test_name == test_name]
     if epochs is not None:
         runs = [run for run in runs if run.epochs == epochs]
+    if model is not None:
+        runs = [run for run in runs if run.model == model]
     runs = _select_runs(runs, notes)
     if variant_dir is None:
         variant_dir = _find_variant_dir(name, variant_hash, cwd, runs)

@@ -30,6 +30,9 @@ def report(
         str | None, typer.Option("--test", help="Only runs scored on this test set (folder name).")
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Only runs of this many epochs.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Only runs of this model (see `datacur models`).")
+    ] = None,
     variant: Annotated[
         Path | None,
         typer.Option(
@@ -51,7 +54,8 @@ def report(
 
     The page (index.html) embeds every image, so it opens alone in any browser; the plots
     are also written next to it as PNG files. For a variant, all its comparable runs are
-    shown (the largest group of one test set and schedule, or the one --test/--epochs pick).
+    shown (the largest group of one test set, model and schedule, or the one
+    --test/--model/--epochs pick).
 
     Example: datacur report datasets/dcai-2021 --out reports/starter
     """
@@ -64,6 +68,7 @@ def report(
         db_path=db or default_results_db(),
         test_name=test,
         epochs=epochs,
+        model=model,
         variant_dir=variant,
         max_gallery=max_gallery,
         overwrite=force,

@@ -142,7 +142,7 @@ def test_ctrl_c_during_evaluate_leaves_the_database_consistent(
             "evaluate",
             str(variant),
             "--epochs",
-            "500",
+            "5000",  # minutes of work: 500 epochs of this tiny variant end within 12 s
             "--db",
             str(db),
         ],

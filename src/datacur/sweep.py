@@ -695,7 +695,7 @@ def run_sweep(
             a local Ray for the sweep and stops it at the end.
         exact: use the exact (slow) evaluator path.
         jit_compile: compile the fast path's training step with XLA (off by default: it
-            is slower per step on this CPU, see :mod:`datacur.evaluate`).
+            is no faster per step on this CPU, see :mod:`datacur.evaluate`).
         model: registered model name (``datacur models``); the competition's is ``fixed``.
         on_event: receives :class:`SweepEvent` s (skipped, started, epoch, finished, failed).
 

@@ -155,7 +155,7 @@ def sweep(
     model: Annotated[str, typer.Option(help="Model to train (see `datacur models`).")] = "fixed",
     jit: Annotated[
         bool,
-        typer.Option("--jit", help="XLA-compile the training step (slower on this CPU; opt-in)."),
+        typer.Option("--jit", help="XLA-compile the training step (no faster on this CPU)."),
     ] = False,
     cache: Annotated[
         Path, typer.Option(help="Where recipe variants are built.", file_okay=False)

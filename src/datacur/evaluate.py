@@ -347,7 +347,11 @@ def _epoch_orders(count: int, epochs: int) -> np.ndarray:
 
     positions = tf.data.Dataset.range(count).shuffle(buffer_size=SHUFFLE_BUFFER, seed=LOADER_SEED)
     whole_epoch = positions.batch(count)
-    draws = [next(iter(whole_epoch)).numpy() for _ in range(ITERATORS_PER_EPOCH * epochs - 1)]
+    # The iterators stay alive until the loop ends: a Ctrl-C arriving inside an iterator's
+    # __del__ is swallowed by Python, so none may be collected while the draws run.
+    iterators = [iter(whole_epoch) for _ in range(ITERATORS_PER_EPOCH * epochs - 1)]
+    draws = [next(iterator).numpy() for iterator in iterators]
+    del iterators
     return np.stack(draws[::ITERATORS_PER_EPOCH])
 
 

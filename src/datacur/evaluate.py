@@ -8,8 +8,8 @@ epoch with the highest ``val_accuracy`` wins, reloaded before scoring).
 
 * ``exact=True`` runs the straight port: files decoded from disk every epoch, plain ``fit``.
 * the default fast path decodes every image once into memory (bit-identical arrays, see
-  :mod:`datacur.decode`), draws every epoch's order from the *same* shuffle op before
-  training (:func:`_epoch_orders`) and feeds batches by index, runs several steps per call
+  :mod:`datacur.decode`), feeds batches by index through the *same* shuffle op, runs
+  several steps per call
   (``steps_per_execution``), validates in large batches (order- and batch-size-free:
   BatchNorm is in inference mode) and pins TensorFlow's thread pools to
   what a batch of 8 can use (:func:`configure_threads`). It reproduces the exact path's
@@ -22,7 +22,8 @@ intra-op thread with two inter-op threads 9.8 (the default here), with one 11.5 
 two workers); XLA 10.1 with default threads, 12.4 with one thread, plus its compile time;
 the JAX backend 10.7. Per image, batch 16 costs 1.35 ms and batch 32 1.44 ms against
 1.44 ms at batch 8 (one thread): a packed multi-seed step has nothing to gain per core.
-The tf.data shuffle left inside the training pipeline cost another ~3.5 ms a step.
+The tf.data shuffle inside the training pipeline costs another ~3.5 ms a step (drawing the
+orders up front saved it, but lost Ctrl-C in the draws; not kept).
 Floating-point sums depend on the thread layout, so a seed's numbers are the same on the
 fast and exact paths under the same thread pools (tested), and a statistically equivalent
 draw under other pools.
@@ -324,37 +325,6 @@ def _train_exact(
     )
 
 
-ITERATORS_PER_EPOCH = 2
-"""Shuffle draws Keras's ``fit`` consumes per epoch of a dataset of known size.
-
-Keras 3's epoch iterator opens the next epoch's iterator as an epoch ends and then, at the
-next epoch's start, opens another one (``steps_per_epoch`` is None): every iterator draws a
-new shuffle seed, so the script's epoch ``e`` sees the shuffle's draw ``2e - 1``. Pinned by
-the exactness tests against the competition script.
-"""
-
-
-def _epoch_orders(count: int, epochs: int) -> np.ndarray:
-    """Each epoch's training order, (epochs, count), from the loader's own shuffle op.
-
-    The loader shuffles file names with ``Dataset.shuffle(64, seed=123)``, reshuffled at
-    every iteration; shuffles ignore element values, so the same op over positions gives
-    the exact order the competition script visits the images in, epoch by epoch (the
-    exactness tests pin this). It is drawn here once, up front, in whole-epoch batches:
-    left in the training pipeline the shuffle costs about 3.5 ms of every 13 ms step.
-    """
-    import tensorflow as tf
-
-    positions = tf.data.Dataset.range(count).shuffle(buffer_size=SHUFFLE_BUFFER, seed=LOADER_SEED)
-    whole_epoch = positions.batch(count)
-    # The iterators stay alive until the loop ends: a Ctrl-C arriving inside an iterator's
-    # __del__ is swallowed by Python, so none may be collected while the draws run.
-    iterators = [iter(whole_epoch) for _ in range(ITERATORS_PER_EPOCH * epochs - 1)]
-    draws = [next(iterator).numpy() for iterator in iterators]
-    del iterators
-    return np.stack(draws[::ITERATORS_PER_EPOCH])
-
-
 def _labels_from_paths(paths: Sequence[str], root: Path) -> np.ndarray:
     """Class index of each loader path (``<root>/<class>/...``)."""
     index = {label: i for i, label in enumerate(CLASSES)}
@@ -402,23 +372,18 @@ def _train_fast(
 
     train_x_t = tf.constant(train_x)
     train_y_t = tf.constant(train_y)
-    orders = iter(_epoch_orders(len(train_paths), epochs))
-
-    def next_epoch_batches() -> Any:
-        # Keras opens a new iterator at every epoch, which calls this again: the next order.
-        order = next(orders)
-        for start in range(0, len(order), BATCH_SIZE):
-            yield order[start : start + BATCH_SIZE]
+    # The same shuffle op as the loader's (buffer 64, seed 123, reshuffled every epoch),
+    # applied to positions instead of file names: shuffles ignore element values, so each
+    # epoch visits the images in the exact order the competition script does.
 
     @tf.autograph.experimental.do_not_convert  # plain ops, nothing for AutoGraph to convert
     def gather_batch(idx: Any) -> tuple[Any, Any]:
         return tf.gather(train_x_t, idx), tf.gather(train_y_t, idx)
 
     train = (
-        tf.data.Dataset.from_generator(
-            next_epoch_batches, output_signature=tf.TensorSpec((None,), tf.int64)
-        )
-        .apply(tf.data.experimental.assert_cardinality(-(-len(train_paths) // BATCH_SIZE)))
+        tf.data.Dataset.range(len(train_paths))
+        .shuffle(buffer_size=SHUFFLE_BUFFER, seed=LOADER_SEED)
+        .batch(BATCH_SIZE)
         .map(gather_batch)
         .prefetch(tf.data.AUTOTUNE)
     )

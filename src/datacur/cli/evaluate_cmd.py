@@ -107,7 +107,7 @@ def evaluate(
     """Train the competition's fixed model on VARIANT and score it.
 
     Same data order, model, optimiser and best-val checkpoint as the 2021 script; the
-    default path decodes once, draws the epoch orders up front and pins the thread pools to
+    default path decodes once, runs 16 steps per call and pins the thread pools to
     what a batch of 8 can use (same numbers, faster; see benchmarks/evaluate_speed.py),
     --exact runs the straight port. Refuses a variant over the 10,000 cap before training.
     Every run is written to the results database (see `datacur leaderboard`).

@@ -1,7 +1,7 @@
 """The fixed evaluator: exactness against the competition script, and its guards.
 
 Training tests use 10 classes x (4 train, 2 val, 2 test) images of 40x40 and 3 epochs (the
-third pins the per-epoch shuffle draws past the first epoch boundary).
+third pins the per-epoch shuffles past the first epoch boundary).
 """
 
 from pathlib import Path
@@ -58,7 +58,7 @@ def test_exact_path_reproduces_the_competition_script(tiny, reference) -> None:
 def test_default_fast_path_has_the_same_data_order_and_numbers(tiny, reference) -> None:
     """Same shuffles, init and updates: the training losses match to float32 precision.
 
-    The default fast path (decoded arrays, epoch orders drawn up front, several steps per
+    The default fast path (decoded arrays, the same shuffle op over positions, several steps per
     call, no XLA) is the script's procedure, not an approximation of it. (Validation runs in
     batches of 256 instead of 8, so val loss may differ in the last digits; accuracy cannot.)
     """

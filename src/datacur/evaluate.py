@@ -22,8 +22,8 @@ intra-op thread with two inter-op threads 9.8 (the default here), with one 11.5 
 two workers); XLA 10.1 with default threads, 12.4 with one thread, plus its compile time;
 the JAX backend 10.7. Per image, batch 16 costs 1.35 ms and batch 32 1.44 ms against
 1.44 ms at batch 8 (one thread): a packed multi-seed step has nothing to gain per core.
-The tf.data shuffle inside the training pipeline costs another ~3.5 ms a step (drawing the
-orders up front saved it, but lost Ctrl-C in the draws; not kept).
+Drawing the epoch orders up front instead of shuffling in the pipeline was measured
+side by side and was slower (16.4-17.2 against 14.4-14.5 ms a step): not kept.
 Floating-point sums depend on the thread layout, so a seed's numbers are the same on the
 fast and exact paths under the same thread pools (tested), and a statistically equivalent
 draw under other pools.

@@ -9,9 +9,8 @@ epoch with the highest ``val_accuracy`` wins, reloaded before scoring).
 * ``exact=True`` runs the straight port: files decoded from disk every epoch, plain ``fit``.
 * the default fast path decodes every image once into memory (bit-identical arrays, see
   :mod:`datacur.decode`), feeds batches by index through the *same* shuffle op, runs
-  several steps per call
-  (``steps_per_execution``), validates in large batches (order- and batch-size-free:
-  BatchNorm is in inference mode) and pins TensorFlow's thread pools to
+  several steps per call (``steps_per_execution``), validates in large batches (order- and
+  batch-size-free: BatchNorm is in inference mode) and pins TensorFlow's thread pools to
   what a batch of 8 can use (:func:`configure_threads`). It reproduces the exact path's
   training losses and predictions (tested). XLA (``jit_compile=True``) is opt-in: it
   changes only floating-point rounding, and on this CPU it is no faster (below).
@@ -23,7 +22,8 @@ two workers); XLA 10.1 with default threads, 12.4 with one thread, plus its comp
 the JAX backend 10.7. Per image, batch 16 costs 1.35 ms and batch 32 1.44 ms against
 1.44 ms at batch 8 (one thread): a packed multi-seed step has nothing to gain per core.
 Drawing the epoch orders up front instead of shuffling in the pipeline was measured
-side by side and was slower (16.4-17.2 against 14.4-14.5 ms a step): not kept.
+side by side in a later session and was slower (16.4-17.2 against 14.4-14.5 ms a step,
+on a day this machine ran every step about a third slower than above): not kept.
 Floating-point sums depend on the thread layout, so a seed's numbers are the same on the
 fast and exact paths under the same thread pools (tested), and a statistically equivalent
 draw under other pools.
@@ -372,14 +372,14 @@ def _train_fast(
 
     train_x_t = tf.constant(train_x)
     train_y_t = tf.constant(train_y)
-    # The same shuffle op as the loader's (buffer 64, seed 123, reshuffled every epoch),
-    # applied to positions instead of file names: shuffles ignore element values, so each
-    # epoch visits the images in the exact order the competition script does.
 
     @tf.autograph.experimental.do_not_convert  # plain ops, nothing for AutoGraph to convert
     def gather_batch(idx: Any) -> tuple[Any, Any]:
         return tf.gather(train_x_t, idx), tf.gather(train_y_t, idx)
 
+    # The same shuffle op as the loader's (buffer 64, seed 123, reshuffled every epoch),
+    # applied to positions instead of file names: shuffles ignore element values, so each
+    # epoch visits the images in the exact order the competition script does.
     train = (
         tf.data.Dataset.range(len(train_paths))
         .shuffle(buffer_size=SHUFFLE_BUFFER, seed=LOADER_SEED)

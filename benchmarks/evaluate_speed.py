@@ -227,12 +227,17 @@ def accuracy_comparison(variant: Path, test: Path, epochs: int, seeds: list[int]
     from scipy import stats
 
     from datacur.store import load_runs, save_run
+    from datacur.variant import compute_content_hash, list_variant_images
+
+    # Runs of other variants (a sweep sharing the DB) must not count: match the content hash.
+    variant_hash = compute_content_hash(list_variant_images(variant))
 
     def stored(label: str) -> list:
         return [
             run
             for run in load_runs(db)
-            if run.path == label
+            if run.variant_hash == variant_hash
+            and run.path == label
             and run.epochs == epochs
             and run.seed in seeds
             and run.test_name == test.name

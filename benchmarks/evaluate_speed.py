@@ -219,7 +219,9 @@ def _train_one(variant: Path, test: Path, epochs: int, seed: int, exact: bool) -
     return evaluate_variant(variant, test_dir=test, seed=seed, epochs=epochs, exact=exact)
 
 
-def accuracy_comparison(variant: Path, test: Path, epochs: int, seeds: list[int], db: Path) -> None:
+def accuracy_comparison(
+    variant: Path, test: Path, epochs: int, seeds: list[int], db: Path, *, jobs: int = 2
+) -> None:
     """Train every (path, seed) pair not yet in ``db`` in one pool, then compare the paths."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -250,9 +252,9 @@ def accuracy_comparison(variant: Path, test: Path, epochs: int, seeds: list[int]
         if seed not in {run.seed for run in stored("exact" if exact else "fast")}
     ]
     if todo:
-        print(f"training {len(todo)} runs of {epochs} epochs (2 at a time): {todo}", flush=True)
+        print(f"training {len(todo)} runs of {epochs} epochs, {jobs} at a time: {todo}", flush=True)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             futures = [
                 pool.submit(_train_one, variant, test, epochs, seed, exact) for seed, exact in todo
             ]
@@ -298,6 +300,9 @@ def main() -> None:
     parser.add_argument("--accuracy-epochs", type=int, default=100)
     parser.add_argument("--accuracy-seeds", type=int, default=3)
     parser.add_argument(
+        "--accuracy-jobs", type=int, default=2, help="trainings at once (one per core)"
+    )
+    parser.add_argument(
         "--db", type=Path, default=Path(tempfile.gettempdir()) / "datacur-bench-accuracy.db"
     )
     args = parser.parse_args()
@@ -341,6 +346,7 @@ def main() -> None:
             args.accuracy_epochs,
             list(range(args.accuracy_seeds)),
             args.db,
+            jobs=args.accuracy_jobs,
         )
 
 

@@ -32,6 +32,9 @@ def test_sweep_runs_resumes_and_reports(
     result = runner.invoke(build_app(), args)
     assert result.exit_code == 0, result.output
     assert "4 run(s) trained, 0 already stored" in result.stdout
+    # No terminal here, so the live table draws nothing: each finished pair logs a line.
+    finished = [line for line in result.stderr.splitlines() if "pairs done" in line]
+    assert len(finished) == 4 and finished[-1].split("(")[1].startswith("4/4 pairs done")
     assert (report / "index.html").is_file()
     assert len(load_runs(db)) == 4
 
@@ -89,3 +92,25 @@ def test_sweep_ray_without_ray_names_the_extra(
     result = runner.invoke(build_app(), args)
     assert result.exit_code == 1
     assert "pip install 'datacur[ray]'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("kind", "epoch", "expected"),
+    [
+        ("epoch", 9, None),
+        ("epoch", 10, "raw seed 1: epoch 10/100"),
+        ("failed", None, "raw seed 1: failed: out of memory"),
+        ("started", None, None),
+    ],
+    ids=["epoch-between-milestones", "epoch-milestone", "failed", "started"],
+)
+def test_plain_progress_line_logs_milestones_only(
+    kind: str, epoch: int | None, expected: str | None
+) -> None:
+    from datacur.cli.sweep_cmd import _Board, plain_progress_line
+    from datacur.sweep import SweepEvent
+
+    board = _Board([object()], [0, 1], axis=None)
+    message = "out of memory" if kind == "failed" else None
+    event = SweepEvent(kind, 0, "raw", seed=1, epoch=epoch, epochs=100, message=message)
+    assert plain_progress_line(event, board) == expected

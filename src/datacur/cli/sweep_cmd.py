@@ -105,6 +105,30 @@ class _Board:
         return Group(self.table("Sweep (live leaderboard)"), status)
 
 
+PLAIN_EPOCH_EVERY = 10
+"""Without a terminal, log a running pair's epoch every this many epochs."""
+
+
+def plain_progress_line(event: Any, board: _Board) -> str | None:
+    """The log line for ``event`` when stderr is not a terminal, or None for no line.
+
+    The live table draws nothing on a pipe or a log file (``nohup datacur sweep ... > log``),
+    so a sweep of hours would say nothing until the end: instead, every finished or failed
+    pair gets a line with the running count, and a training every tenth epoch.
+    """
+    who = f"{event.name} seed {event.seed}"
+    if event.kind == "finished":
+        done = sum(len(scores) for scores in board.scores)
+        total = len(board.targets) * len(board.seeds)
+        minutes = (time.monotonic() - board.started) / 60
+        return f"{who}: {event.score:.4f} ({done}/{total} pairs done, {minutes:.1f} min)"
+    if event.kind == "failed":
+        return f"{who}: failed: {event.message}"
+    if event.kind == "epoch" and event.epoch is not None and event.epoch % PLAIN_EPOCH_EVERY == 0:
+        return f"{who}: epoch {event.epoch}/{event.epochs}"
+    return None
+
+
 def _default_report_dir(targets: list[Any], axis: str | None) -> Path:
     if axis:
         slug = f"{targets[0].name.split('@')[0]}-{axis.split('.')[-1]}"
@@ -225,6 +249,9 @@ def sweep(
         def on_event(event: Any) -> None:
             board.on_event(event)
             live.update(board.live())
+            line = None if err_console.is_terminal else plain_progress_line(event, board)
+            if line is not None:
+                err_console.print(line, highlight=False, markup=False, soft_wrap=True)
 
         result = run_sweep(
             targets,

@@ -36,6 +36,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datacur.evaluate import RunResult
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,10 +158,25 @@ def time_lever(lever: dict, images: int = 2048) -> dict:
     return _run_python_json(code)
 
 
-def print_levers() -> None:
+def time_lever_pair(lever: dict) -> float:
+    """ms per step of each of two trainings under ``lever`` run at the same time (one per core).
+
+    This is what a step costs a worker when `--seeds` keeps both cores busy: two trainings
+    share the memory bandwidth and caches of this machine, so each is slower than alone.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        figures = list(pool.map(lambda _: time_lever(lever), range(2)))
+    return statistics.fmean(figure["ms_step"] for figure in figures)
+
+
+def print_levers() -> dict[str, float]:
+    """Print each lever's cost; return the cheapest single and paired ms/step at batch 8."""
     import importlib.util
 
     print("levers: the fixed model's training step, data in memory, 16 steps per call")
+    single: list[float] = []
     for name, lever in LEVERS:
         if lever.get("backend") == "jax" and importlib.util.find_spec("jax") is None:
             print(f"  {name:<50} skipped (pip install jax to measure it)")
@@ -166,6 +185,35 @@ def print_levers() -> None:
         print(
             f"  {name:<50} {figures['ms_step']:6.1f} ms/step  {figures['us_image']:6.0f} us/image"
         )
+        if lever.get("batch", 8) == 8:
+            single.append(figures["ms_step"])
+    paired = time_lever_pair({"intra": 1, "inter": 1})
+    print(f"  {'two trainings at once, 1 intra + 1 inter each':<50} {paired:6.1f} ms/step each")
+    return {"single_ms": min(single), "paired_ms": paired}
+
+
+def print_ceilings(variant: Path, epochs: int, straight_s: float, floors: dict[str, float]) -> None:
+    """The best ratios any procedure-preserving path could reach here, from the step floors.
+
+    Generous on purpose: it counts only the training steps at the cheapest measured step
+    cost (no start-up, no decoding, no validation, no checkpoint), so a target above the
+    ceiling cannot be met on this machine without changing what is computed.
+    """
+    import math
+
+    from datacur.variant import list_variant_images
+
+    train = sum(1 for image in list_variant_images(variant) if image.split == "train")
+    steps = epochs * math.ceil(train / 8)
+    single_s = steps * floors["single_ms"] / 1000
+    paired_s = steps * floors["paired_ms"] / 1000  # two such runs finish in this time
+    straight_rate = 3600 / straight_s
+    print(
+        f"ceilings ({steps} training steps, nothing else counted): one run >= {single_s:.1f} s "
+        f"-> at most x{straight_s / single_s:.2f} (target x2.5); two at once -> at most "
+        f"{2 * 3600 / paired_s:.0f} runs/h = x{2 * 3600 / paired_s / straight_rate:.2f} "
+        "the straight script's throughput (target x4)"
+    )
 
 
 def build_capped_variant(source: Path, out: Path, *, train: int = 7000, val: int = 3000) -> Path:
@@ -209,7 +257,7 @@ def peak_memory_10k(source: Path, test: Path, epochs: int) -> float:
     return result["peak_mb"]
 
 
-def _train_one(variant: Path, test: Path, epochs: int, seed: int, exact: bool) -> object:
+def _train_one(variant: Path, test: Path, epochs: int, seed: int, exact: bool) -> RunResult:
     """One run in a worker process pinned to one thread (one training per core)."""
     from datacur._tf import import_tensorflow_quietly
     from datacur.evaluate import configure_threads, evaluate_variant
@@ -308,8 +356,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"data: {args.variant} (test: {args.test}); cores: {os.cpu_count()}")
 
-    if args.levers:
-        print_levers()
+    floors = print_levers() if args.levers else None
     if not args.skip_timing:
         print(f"timing schedule: {args.epochs} epochs, seed 0")
         straight_s, straight_acc = time_straight_script(args.variant, args.test, args.epochs, 0)
@@ -333,6 +380,8 @@ def main() -> None:
             f"straight one after another {straight_rate:.1f} runs/h: throughput "
             f"x{fast_rate / straight_rate:.2f}"
         )
+        if floors is not None:
+            print_ceilings(args.variant, args.epochs, straight_s, floors)
         print(
             f"peak RSS: this process {_peak_mb():.0f} MB, largest child "
             f"{_peak_mb(resource.RUSAGE_CHILDREN):.0f} MB"

@@ -160,6 +160,54 @@ def test_ctrl_c_during_evaluate_leaves_the_database_consistent(
     assert [run.variant for run in load_runs(db)] == ["earlier"]
 
 
+def _app_raising(error: Exception, *, interrupted: bool):
+    """A stand-in root app whose command fails with ``error`` (after a Ctrl-C if asked)."""
+    import signal
+
+    from datacur import cli
+
+    def app(**_: object) -> None:
+        if interrupted:
+            cli._INTERRUPT_RECEIVED.append(signal.SIGINT)
+        raise error
+
+    return lambda: app
+
+
+@pytest.fixture
+def main_without_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let ``cli.main`` run in this process without leaving its signal and fork hooks."""
+    from datacur import cli
+
+    monkeypatch.setattr(cli.signal, "signal", lambda *_: None)
+    monkeypatch.setattr(cli.os, "register_at_fork", lambda **_: None)
+    monkeypatch.setattr(cli, "_INTERRUPT_RECEIVED", [])
+
+
+@pytest.mark.usefixtures("main_without_handlers")
+def test_an_error_tensorflow_raises_for_a_ctrl_c_reads_as_aborted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A SIGINT landing inside TensorFlow's C++ can come back as another exception (seen once
+    # under load: a dtypes TypeError from inside fit); it must exit like Ctrl-C, no traceback.
+    from datacur import cli
+
+    monkeypatch.setattr(cli, "build_app", _app_raising(TypeError("dtypes"), interrupted=True))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["leaderboard"])
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err == "Aborted.\n"
+
+
+@pytest.mark.usefixtures("main_without_handlers")
+def test_an_error_without_a_ctrl_c_is_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datacur import cli
+
+    monkeypatch.setattr(cli, "build_app", _app_raising(TypeError("a bug"), interrupted=False))
+    with pytest.raises(TypeError, match="a bug"):
+        cli.main(["leaderboard"])
+
+
 def _descendants(pid: int) -> set[int]:
     """Process ids below ``pid``, read from /proc (Linux)."""
     children: dict[int, list[int]] = {}

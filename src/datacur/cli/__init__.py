@@ -102,7 +102,20 @@ def _interrupt_on_sigterm(signum: int, frame: object) -> None:
     """
     if os.getpid() != _HANDLER_PID:
         os._exit(128 + signum)
+    _INTERRUPT_RECEIVED.append(signum)
     raise KeyboardInterrupt
+
+
+_INTERRUPT_RECEIVED: list[int] = []
+"""Signals that asked the command to stop (SIGINT, SIGTERM), in the order they came."""
+
+
+def _interrupt_on_sigint(signum: int, frame: object) -> None:
+    """Ctrl-C raises KeyboardInterrupt as usual, but is also noted: when it lands inside
+    TensorFlow's C++ (tracing, an op's Python callback), TensorFlow can turn it into
+    another exception, and that one must still read as an interruption, not a crash."""
+    _INTERRUPT_RECEIVED.append(signum)
+    signal.default_int_handler(signum, frame)  # type: ignore[arg-type]
 
 
 def _default_sigterm() -> None:
@@ -117,13 +130,22 @@ def main(argv: list[str] | None = None) -> None:
     global _HANDLER_PID
     _HANDLER_PID = os.getpid()
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    signal.signal(signal.SIGINT, _interrupt_on_sigint)
     os.register_at_fork(after_in_child=_default_sigterm)
     try:
         if args and args[0] in TENSORFLOW_COMMANDS and "--help" not in args:
             from datacur._tf import import_tensorflow_quietly
 
             import_tensorflow_quietly()
+        build_app()(args=argv, prog_name="datacur")
     except KeyboardInterrupt:
-        sys.stderr.write("Aborted.\n")
-        sys.exit(130)
-    build_app()(args=argv, prog_name="datacur")
+        _abort()
+    except Exception:
+        if _INTERRUPT_RECEIVED:  # an interruption TensorFlow re-raised as something else
+            _abort()
+        raise
+
+
+def _abort() -> None:
+    sys.stderr.write("Aborted.\n")
+    sys.exit(130)

@@ -90,12 +90,16 @@ class _Board:
             table.add_row(*row)
         return table
 
+    @property
+    def pairs(self) -> tuple[int, int]:
+        """(pairs done, pairs in the sweep), for the live status and the plain log."""
+        return sum(len(scores) for scores in self.scores), len(self.targets) * len(self.seeds)
+
     def live(self) -> Group:
-        done = sum(len(scores) for scores in self.scores)
+        done, total = self.pairs
         from_db = sum(len(stored) for stored in self.stored)
         failed = sum(len(f) for f in self.failed)
         running = sum(len(r) for r in self.running)
-        total = len(self.targets) * len(self.seeds)
         elapsed = time.monotonic() - self.started
         status = Text(
             f"{done}/{total} pairs done ({from_db} already stored), {running} in flight, "
@@ -118,8 +122,7 @@ def plain_progress_line(event: Any, board: _Board) -> str | None:
     """
     who = f"{event.name} seed {event.seed}"
     if event.kind == "finished":
-        done = sum(len(scores) for scores in board.scores)
-        total = len(board.targets) * len(board.seeds)
+        done, total = board.pairs
         minutes = (time.monotonic() - board.started) / 60
         return f"{who}: {event.score:.4f} ({done}/{total} pairs done, {minutes:.1f} min)"
     if event.kind == "failed":

@@ -11,7 +11,9 @@ from datacur.errors import ConfigError
 from datacur.recipe import Recipe, load_recipe, share_budget
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = sorted((REPO / "recipes").glob("*.yaml"))
+SHIPPED = sorted((REPO / "recipes").glob("*.yaml")) + sorted(
+    (REPO / "recipes" / "ablation").glob("*.yaml")
+)
 
 BASE = {
     "version": 1,
@@ -33,6 +35,19 @@ def test_shipped_recipes_load_and_exclude_dev_test(path: Path) -> None:
 
 def test_shipped_recipe_names() -> None:
     assert {p.stem for p in SHIPPED} >= {"raw", "clean", "combined"}
+
+
+def test_ablation_recipes_are_the_base_minus_one_ingredient_each() -> None:
+    # They are generated; a hand edit or a changed base without a re-run would make the
+    # ablation table describe recipes that differ from the committed files.
+    from benchmarks.ablation_recipes import ABLATIONS, ablation_texts
+
+    committed = {path.name: path.read_text() for path in (REPO / "recipes/ablation").glob("*.yaml")}
+    assert committed == ablation_texts(), "re-run: python benchmarks/ablation_recipes.py"
+    strokes = load_recipe(REPO / "recipes/ablation/strokes.yaml")
+    base = load_recipe(REPO / "recipes/best-10k-resplit.yaml")
+    assert [i.name for i in strokes.inputs] == [i.name for i in base.inputs if i.name != "strokes"]
+    assert set(ABLATIONS) == {path.stem for path in (REPO / "recipes/ablation").glob("*.yaml")}
 
 
 BAD = [

@@ -186,7 +186,7 @@ def plot_class_balance(counts: Mapping[str, Mapping[str, int]], *, title: str) -
         axis.bar_label(bars, fontsize=7)
     axis.set_xticks(positions, CLASSES)
     axis.set(ylabel="images", title=title)
-    axis.legend()
+    axis.legend(loc="upper right")
     axis.grid(axis="y", alpha=0.3)
     return _png_bytes(figure)
 
@@ -216,7 +216,9 @@ def plot_image_sizes(sizes: Mapping[str, Sequence[tuple[int, int]]], *, title: s
     for axis in (scatter_ax, ratio_ax):
         axis.grid(alpha=0.3)
         if any(sizes.values()):
-            axis.legend(fontsize="small")
+            # A fixed corner: loc="best" searches over every scatter point, which matplotlib
+            # warns is slow (an error under the test suite's warning filter on a busy machine).
+            axis.legend(loc="upper right", fontsize="small")
     return _png_bytes(figure)
 
 

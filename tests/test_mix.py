@@ -404,13 +404,13 @@ def test_shipped_raw_recipe_plans_without_dev_test() -> None:
 
 @pytest.mark.slow
 def test_shipped_best_recipe_applies_the_review_and_fits_the_cap() -> None:
-    """best.yaml: the committed review is applied in full, nothing is cropped, under 5,000."""
+    """best.yaml: the committed review is applied in full, nothing is cropped, under 10,000."""
     plan = plan_mix(REPO / "recipes" / "best.yaml")
     review = next(note for note in plan.notes if note.startswith("review:"))
     assert "312 image(s) dropped and 36 relabelled" in review
     assert "0 of its 348 changes matched nothing" in review
     assert not any(isinstance(op, CropPadOp) for item in plan.items for op in item.ops)
-    assert plan.cap().counted <= 5000 == plan.recipe.cap
+    assert plan.cap().counted <= 10_000 == plan.recipe.cap
 
 
 def test_optional_synth_with_missing_data_is_skipped(setup: Path) -> None:

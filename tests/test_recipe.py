@@ -44,9 +44,14 @@ def test_ablation_recipes_are_the_base_minus_one_ingredient_each() -> None:
 
     committed = {path.name: path.read_text() for path in (REPO / "recipes/ablation").glob("*.yaml")}
     assert committed == ablation_texts(), "re-run: python benchmarks/ablation_recipes.py"
-    strokes = load_recipe(REPO / "recipes/ablation/strokes.yaml")
-    base = load_recipe(REPO / "recipes/best-10k-resplit.yaml")
-    assert [i.name for i in strokes.inputs] == [i.name for i in base.inputs if i.name != "strokes"]
+    labelbook = load_recipe(REPO / "recipes/ablation/labelbook.yaml")
+    base = load_recipe(REPO / "recipes/best.yaml")
+    assert [i.name for i in labelbook.inputs] == [
+        i.name for i in base.inputs if i.name != "labelbook"
+    ]
+    resplit = load_recipe(REPO / "recipes/ablation/resplit.yaml")
+    assert [i.split for i in base.inputs] == ["auto", "train"]
+    assert [i.split for i in resplit.inputs] == ["keep", "train"]
     assert set(ABLATIONS) == {path.stem for path in (REPO / "recipes/ablation").glob("*.yaml")}
 
 

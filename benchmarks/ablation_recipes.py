@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from datacur.recipe import map_recipe_paths
+
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "recipes" / "best.yaml"
 OUT = ROOT / "recipes" / "ablation"
@@ -76,18 +78,9 @@ ABLATIONS: dict[str, tuple[Callable[[Recipe], None], str]] = {
 }
 
 
-def _one_folder_deeper(recipe: Recipe) -> Recipe:
+def _one_folder_deeper(path: str) -> str:
     """Paths in a recipe are relative to its folder; the ablations live one level down."""
-    recipe["exclude"]["folders"] = ["../" + folder for folder in recipe["exclude"]["folders"]]
-    for item in recipe["inputs"]:
-        if "path" in item:
-            item["path"] = "../" + item["path"]
-    for step in recipe["steps"]:
-        if "review" in step:
-            step["review"]["journal"] = "../" + step["review"]["journal"]
-    if isinstance(recipe.get("fill"), dict):
-        recipe["fill"]["pipeline"] = "../" + recipe["fill"]["pipeline"]
-    return recipe
+    return path if Path(path).is_absolute() else "../" + path
 
 
 def ablation_texts(base: Path = BASE) -> dict[str, str]:
@@ -95,7 +88,7 @@ def ablation_texts(base: Path = BASE) -> dict[str, str]:
     source = yaml.safe_load(base.read_text())
     texts = {}
     for key, (remove, what) in ABLATIONS.items():
-        recipe = _one_folder_deeper(copy.deepcopy(source))
+        recipe = map_recipe_paths(copy.deepcopy(source), _one_folder_deeper)
         remove(recipe)
         recipe["name"] = f"{base.stem}-minus-{key}"
         recipe["description"] = f"{base.stem} without one ingredient: {what}"

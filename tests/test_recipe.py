@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from datacur.errors import ConfigError
-from datacur.recipe import Recipe, load_recipe, share_budget
+from datacur.recipe import Recipe, load_recipe, map_recipe_paths, share_budget
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO / "recipes").glob("*.yaml")) + sorted(
@@ -35,6 +35,59 @@ def test_shipped_recipes_load_and_exclude_dev_test(path: Path) -> None:
 
 def test_shipped_recipe_names() -> None:
     assert {p.stem for p in SHIPPED} >= {"raw", "clean", "combined"}
+
+
+EVERY_PATH = _with(
+    exclude={"folders": ["p/test"]},
+    inputs=[
+        {"name": "a", "kind": "variant", "path": "p/v"},
+        {
+            "name": "s",
+            "kind": "synth",
+            "split": "train",
+            "synth": {"source": "emnist", "path": "p/e"},
+        },
+    ],
+    steps=[
+        {"review": {"journal": "p/j.jsonl"}},
+        {"drop": {"files": ["a/train/i/x.png"], "lists": ["p/l.txt"]}},
+        {"augment": {"pipeline": "p/aug.yaml", "copies": 1}},
+    ],
+    fill={"pipeline": "p/fill.yaml"},
+)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.parametrize("form", ["as written", "model dump"])
+def test_map_recipe_paths_rewrites_every_path_field_and_nothing_else(form: str) -> None:
+    # Writers that move a recipe (mix's resolved copy, the ablation generator) rely on this
+    # one list; a path left unmapped would point at the wrong file from the new folder.
+    data = (
+        yaml.safe_load(yaml.safe_dump(EVERY_PATH))
+        if form == "as written"
+        else Recipe.model_validate(EVERY_PATH).model_dump(mode="json")
+    )
+    before = _strings(data)
+    mapped = map_recipe_paths(data, lambda path: "moved/" + path)
+    after = _strings(mapped)
+    assert {s for s in after if s.startswith("moved/")} == {
+        "moved/" + s for s in before if s.startswith("p/")
+    }
+    assert len({s for s in after if s.startswith("moved/")}) == 7
+    assert [s for s in after if not s.startswith("moved/")] == [
+        s for s in before if not s.startswith("p/")
+    ]
+    assert map_recipe_paths({"inputs": [{"path": None}], "fill": False}, str.upper) == {
+        "inputs": [{"path": None}],
+        "fill": False,
+    }
 
 
 def test_ablation_recipes_are_the_base_minus_one_ingredient_each() -> None:

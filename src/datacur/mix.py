@@ -47,6 +47,7 @@ from datacur.recipe import (
     Recipe,
     ReviewStep,
     load_recipe,
+    map_recipe_paths,
     share_budget,
 )
 from datacur.variant import write_manifest
@@ -839,25 +840,10 @@ def _resolved_recipe(plan: MixPlan, out_dir: Path) -> str:
     data["seed"] = plan.seed
     target = Path(out_dir).resolve()
 
-    def rel(value: str | None) -> str | None:
-        if value is None:
-            return None
+    def rel(value: str) -> str:
         return os.path.relpath(_resolve(plan.base_dir, value).resolve(), target)
 
-    for entry in data["inputs"]:
-        entry["path"] = rel(entry["path"])
-        if entry.get("synth"):
-            entry["synth"]["path"] = rel(entry["synth"]["path"])
-    data["exclude"]["folders"] = [rel(v) for v in data["exclude"]["folders"]]
-    for step in data["steps"]:
-        if step.get("drop"):
-            step["drop"]["lists"] = [rel(v) for v in step["drop"]["lists"]]
-        if step.get("review"):
-            step["review"]["journal"] = rel(step["review"]["journal"])
-        if step.get("augment"):
-            step["augment"]["pipeline"] = rel(step["augment"]["pipeline"])
-    if isinstance(data["fill"], dict) and data["fill"].get("pipeline"):
-        data["fill"]["pipeline"] = rel(data["fill"]["pipeline"])
+    map_recipe_paths(data, rel)
     header = (
         "# Resolved recipe that built this variant (seed included); paths are relative to\n"
         "# this folder, so `datacur mix <this file>` rebuilds it.\n"

@@ -7,8 +7,9 @@ Relative paths in a recipe are relative to the recipe file's folder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -31,6 +32,7 @@ __all__ = [
     "SplitConfig",
     "SynthConfig",
     "load_recipe",
+    "map_recipe_paths",
     "share_budget",
 ]
 
@@ -336,6 +338,45 @@ class Recipe(StrictModel):
     def input(self, name: str) -> InputConfig:
         """The input called ``name``."""
         return next(item for item in self.inputs if item.name == name)
+
+
+def map_recipe_paths(data: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+    """Apply ``change`` to every file or folder path in a recipe mapping, in place.
+
+    Paths are relative to the recipe's folder, so whatever writes a recipe somewhere else
+    (the resolved copy inside a built variant, generated ablation recipes) must rewrite all
+    of them. This is the one list of which fields are paths: a new path field added to the
+    models above goes here, and every writer follows. ``data`` may be a full
+    ``Recipe.model_dump`` or a recipe as loaded from YAML (keys left out, steps in their
+    short one-key form, ``fill: false``); ``None`` values are left alone.
+
+    Example:
+        >>> map_recipe_paths({"inputs": [{"path": "v"}]}, lambda p: "../" + p)
+        {'inputs': [{'path': '../v'}]}
+    """
+
+    def each(values: Any) -> list[Any]:
+        return [change(value) for value in values]
+
+    for entry in data.get("inputs") or []:
+        if entry.get("path") is not None:
+            entry["path"] = change(entry["path"])
+        synth = entry.get("synth")
+        if isinstance(synth, dict) and synth.get("path") is not None:
+            synth["path"] = change(synth["path"])
+    exclude = data.get("exclude")
+    if isinstance(exclude, dict) and exclude.get("folders"):
+        exclude["folders"] = each(exclude["folders"])
+    for step in data.get("steps") or []:
+        if isinstance(step.get("drop"), dict) and step["drop"].get("lists"):
+            step["drop"]["lists"] = each(step["drop"]["lists"])
+        for kind, key in (("review", "journal"), ("augment", "pipeline")):
+            if isinstance(step.get(kind), dict) and step[kind].get(key) is not None:
+                step[kind][key] = change(step[kind][key])
+    fill = data.get("fill")
+    if isinstance(fill, dict) and fill.get("pipeline") is not None:
+        fill["pipeline"] = change(fill["pipeline"])
+    return data
 
 
 def load_recipe(path: Path) -> Recipe:

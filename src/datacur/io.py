@@ -170,10 +170,15 @@ def check_output_dir(out_dir: Path, *, overwrite: bool = False) -> Path:
         parent = parent.parent
     if not parent.is_dir():
         raise DatacurError(f"{parent}: is not a folder, so {out_dir} cannot be written there.")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    try:  # os.access trusts permission bits; a read-only or virtual file system lies to it
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError(13, "permission denied")
+        os.rmdir(tempfile.mkdtemp(prefix=".datacur-probe-", dir=parent))
+    except OSError as err:
         raise DatacurError(
-            f"{parent}: not writable, so {out_dir} cannot be created. Choose a writable --out."
-        )
+            f"{parent}: not writable ({err.strerror or err}), so {out_dir} cannot be created. "
+            "Choose a writable --out."
+        ) from err
     return out_dir
 
 

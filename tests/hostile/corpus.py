@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 __all__ = ["CASES", "Case", "bomb_png", "truncated_png"]
@@ -316,6 +317,16 @@ def _out_long_name(command: str) -> Case:
     return Case(f"{command}-out-name-too-long", build, "nnnn")
 
 
+def _out_unwritable(command: str) -> Case:
+    def build(root: Path) -> list[str]:
+        # /proc refuses new folders even to root, whom permission bits do not stop.
+        if not os.path.isdir("/proc/self"):
+            pytest.skip("needs Linux /proc as an unwritable folder")
+        return _OUT_COMMANDS[command](root, "/proc/datacur-hostile-out")
+
+    return Case(f"{command}-out-unwritable", build, "/proc")
+
+
 def _output_cases() -> list[Case]:
     cases = []
     for command in _OUT_COMMANDS:
@@ -326,6 +337,7 @@ def _output_cases() -> list[Case]:
             _out_dot(command),
             _out_parent_is_file(command),
             _out_long_name(command),
+            _out_unwritable(command),
         ]
         if command != "synth":
             cases.append(_out_foreign_old(command))

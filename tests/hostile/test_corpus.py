@@ -8,6 +8,7 @@ path (or option), no traceback, and the scratch folder exactly as it was: nothin
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -86,10 +87,7 @@ def test_hostile_input_is_refused_cleanly(
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     assert case.names in lines[0], lines[0]
     assert "Traceback" not in result.output
-    assert snapshot(root) == before
-    assert not any(name.endswith((".partial", ".old")) for name in os.listdir(root)) or any(
-        name.endswith((".partial", ".old")) for name in before
-    )
+    assert snapshot(root) == before  # no output, .partial, temp folder; nothing deleted
 
 
 def test_follow_links_reads_a_link_that_stays_inside(
@@ -103,9 +101,7 @@ def test_follow_links_reads_a_link_that_stays_inside(
     assert refused.exit_code == 1 and "dup.png" in refused.stderr
     followed = runner.invoke(build_app(), ["--follow-links", "cap", str(variant), "--json"])
     assert followed.exit_code == 0, followed.output
-    assert '"train_images": 21' in followed.stdout.replace(" ", "").replace(
-        '"train_images":21', '"train_images": 21'
-    )
+    assert json.loads(followed.stdout)["train_images"] == 21  # 20 files and the link
 
 
 def test_force_replaces_a_folder_datacur_wrote_and_cleans_its_leftovers(

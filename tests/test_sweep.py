@@ -137,6 +137,7 @@ def test_recipe_targets_use_the_cache(
     def build(path: Path, data: dict[str, Any], out_dir: Path, **_options: Any) -> None:
         built.append((data, out_dir))
         make_variant(out_dir, n_train=1 + len(built), n_val=1)
+        write_test_manifest(out_dir)  # a real build writes one; the cache checks it
 
     monkeypatch.setattr(datacur.sweep, "_build_recipe", build)
     events: list[SweepEvent] = []
@@ -157,6 +158,64 @@ def test_recipe_targets_use_the_cache(
     )
     assert [e.kind for e in events] == ["cached", "cached"] and len(built) == 2
     assert [t.variant_hash for t in again] == [t.variant_hash for t in targets]
+
+
+def write_test_manifest(variant: Path) -> None:
+    from datacur.io import sha256_file
+    from datacur.variant import ManifestRow, list_variant_images, write_manifest
+
+    rows = []
+    for image in list_variant_images(variant):
+        rel = image.path.relative_to(variant).as_posix()
+        digest = sha256_file(image.path)
+        rows.append(
+            ManifestRow(rel, image.split, image.label, "t", rel, "", "", "", digest, 32, 32)
+        )
+    write_manifest(variant, rows)
+
+
+@pytest.mark.parametrize("damage", ["deleted", "changed", "added"])
+def test_a_damaged_cached_variant_is_rebuilt(
+    tmp_path: Path,
+    make_variant: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    damage: str,
+) -> None:
+    import yaml
+
+    import datacur.sweep
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump(RECIPE))
+    builds: list[Path] = []
+
+    def build(path: Path, data: dict[str, Any], out_dir: Path, **_options: Any) -> None:
+        builds.append(out_dir)
+        if out_dir.exists():
+            import shutil
+
+            shutil.rmtree(out_dir)
+        make_variant(out_dir, n_train=2, n_val=1)
+        write_test_manifest(out_dir)
+
+    monkeypatch.setattr(datacur.sweep, "_build_recipe", build)
+    events: list[SweepEvent] = []
+    (target,) = prepare_targets([recipe], cache_dir=tmp_path / "cache", on_event=events.append)
+    folder = Path(target.variant_dir)
+    image = folder / "train/i/i_0.png"
+    if damage == "deleted":
+        image.unlink()
+    elif damage == "changed":
+        image.write_bytes(image.read_bytes()[:-20])
+    else:
+        (folder / "train/i/extra.png").write_bytes(image.read_bytes())
+    events.clear()
+    (again,) = prepare_targets([recipe], cache_dir=tmp_path / "cache", on_event=events.append)
+    assert [e.kind for e in events] == ["built"] and len(builds) == 2
+    assert again.variant_hash == target.variant_hash  # rebuilt to what it was
+    events.clear()
+    prepare_targets([recipe], cache_dir=tmp_path / "cache", on_event=events.append)
+    assert [e.kind for e in events] == ["cached"]
 
 
 def test_sweep_runs_every_pair_and_resumes(

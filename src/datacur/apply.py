@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from datacur.errors import VariantError
-from datacur.io import atomic_output_dir, atomic_write_text, sha256_file
+from datacur.io import atomic_output_dir, atomic_write_text, sha256_file, verify_image
 from datacur.journal import Decision, read_journal
 from datacur.labels import CLASSES, SPLITS
 from datacur.variant import (
@@ -150,6 +150,7 @@ def apply_journal(
                 target = target.with_name(
                     f"{image.path.stem}-from-{image.label}{image.path.suffix}"
                 )
+            verify_image(image.path)  # fully decoded: a truncated file is refused, not copied
             shutil.copyfile(image.path, partial / target)
             row = dict(old_rows.get(rel) or _fresh_row(image, rel, variant_dir))
             row.update(

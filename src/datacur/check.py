@@ -13,11 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
-from datacur.errors import VariantError
+from datacur.errors import DatacurError, HostileInputError, VariantError
+from datacur.io import open_image, require_regular_file
 from datacur.labels import CLASSES, SPLITS
-from datacur.variant import KERAS_IMAGE_EXTENSIONS, VariantImage
+from datacur.variant import KERAS_IMAGE_EXTENSIONS, VariantImage, check_link
 
 __all__ = [
     "MIN_SIDE",
@@ -79,23 +78,31 @@ class CheckReport:
 
 
 def check_image_file(path: Path) -> list[Finding]:
-    """Check one file the Keras loader would read (by extension): decodable, size, mode."""
+    """Check one file the Keras loader would read (by extension): decodable, size, mode.
+
+    Raises:
+        DatacurError: the file is not a regular file, or exceeds Pillow's decompression-bomb
+            limit (hostile input stops the check rather than becoming one more finding).
+    """
     findings: list[Finding] = []
     where = str(path)
-    if path.stat().st_size == 0:
+    if require_regular_file(path).st_size == 0:
         return [Finding(where, "error", "empty-file", "empty file (0 bytes). Remove it.")]
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.load()
             mode, (width, height) = image.mode, image.size
             frames = getattr(image, "n_frames", 1)
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    except HostileInputError:
+        raise
+    except DatacurError as err:
         return [
             Finding(
                 where,
                 "error",
                 "unreadable",
-                f"cannot be decoded ({err}); the loader would crash on it. Remove or re-save it.",
+                f"cannot be decoded ({err.__cause__ or err}); the loader would crash on it. "
+                "Remove or re-save it.",
             )
         ]
     if path.suffix != path.suffix.lower():
@@ -154,6 +161,7 @@ def _check_files(split_dir: Path, label: str) -> tuple[int, list[Finding]]:
             path = root_path / name
             lower = name.lower()
             if lower.endswith(KERAS_IMAGE_EXTENSIONS):
+                check_link(path, split_dir.parent)
                 count += 1
                 findings.extend(check_image_file(path))
                 if name.startswith("."):
@@ -213,6 +221,7 @@ def check_variant(variant_dir: Path, *, splits: Sequence[str] = SPLITS) -> Check
     images = 0
     for split in splits:
         split_dir = variant_dir / split
+        check_link(split_dir, variant_dir)
         if not split_dir.is_dir():
             findings.append(
                 Finding(
@@ -256,6 +265,7 @@ def check_variant(variant_dir: Path, *, splits: Sequence[str] = SPLITS) -> Check
                     )
                 )
                 continue
+            check_link(split_dir / label, variant_dir)
             count, class_findings = _check_files(split_dir, label)
             images += count
             findings.extend(class_findings)

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from datacur.errors import ConfigError
-from datacur.io import atomic_write_text
+from datacur.io import atomic_write_text, read_text_utf8
 
 __all__ = ["FORMAT_VERSION", "StrictModel", "dump_config", "load_config", "validate_config"]
 
@@ -40,7 +40,14 @@ def validate_config(data: Any, model: type[ModelT], *, source: str) -> ModelT:
         return model.model_validate(data)
     except ValidationError as err:
         lines = []
-        for problem in err.errors():
+        problems = err.errors()
+        for problem in problems:
+            loc = tuple(problem["loc"])
+            if problem["type"] == "too_short" and any(
+                other is not problem and tuple(other["loc"])[: len(loc)] == loc
+                for other in problems
+            ):
+                continue  # "at least 1 item" only because an item inside failed: say that one
             where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
             lines.append(f"{source}: {where}: {problem['msg']}")
         raise ConfigError("\n".join(lines)) from err
@@ -57,7 +64,7 @@ def load_config(path: Path, model: type[ModelT]) -> ModelT:
     if not path.is_file():
         raise ConfigError(f"{path}: file not found. Check the path.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text_utf8(path, error=ConfigError))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from datacur.errors import VariantError
+from datacur.io import refuse_hostile_image
 from datacur.model import IMAGE_SIZE
 
 __all__ = ["decode_images"]
@@ -38,6 +39,7 @@ def decode_images(
 
     out = np.empty((len(paths), *image_size, 3), dtype=np.float32)
     for index, path in enumerate(paths):
+        refuse_hostile_image(Path(path))  # before TensorFlow allocates a bomb's pixels
         try:
             raw = tf.io.read_file(str(path))
             image = tf.image.decode_image(raw, channels=3, expand_animations=False)

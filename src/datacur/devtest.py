@@ -14,11 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from datacur.dedupe import DEFAULT_NEAR_DISTANCE, ink_phash, ink_phashes, near_duplicate_pairs
 from datacur.errors import DatacurError
-from datacur.io import atomic_output_dir, atomic_write_text, sha256_file
+from datacur.io import atomic_output_dir, atomic_write_text, sha256_file, verify_image
 from datacur.journal import Decision, read_journal
 from datacur.labels import CLASS_INDEX, CLASSES
 from datacur.pool import Item, items_from_variant, unique_names
@@ -264,9 +263,8 @@ def draw_dev_test(
             target = partial / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             data = item.file.read_bytes()
+            width, height = verify_image(item.file)
             target.write_bytes(data)
-            with Image.open(item.file) as image:
-                width, height = image.size
             row = ManifestRow(
                 path=rel,
                 split="test",

@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "DatacurError",
     "EvaluationError",
+    "HostileInputError",
     "RecipeError",
     "SourceError",
     "StoreError",
@@ -36,6 +37,11 @@ class RecipeError(ConfigError):
 
 class VariantError(DatacurError):
     """A folder is not a usable dataset variant (layout, files, or images are wrong)."""
+
+
+class HostileInputError(VariantError):
+    """A file is refused outright rather than reported as one more bad image: a
+    decompression bomb, a FIFO or device named like an image, a symbolic link."""
 
 
 class CapExceededError(DatacurError):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from datacur.dedupe import DEFAULT_NEAR_DISTANCE, near_duplicate_pairs, perceptual_hash
-from datacur.errors import DatacurError
+from datacur.errors import DatacurError, HostileInputError
 from datacur.io import read_image_gray, sha256_file
 from datacur.variant import VariantImage
 
@@ -150,6 +150,8 @@ def measure_image(path: Path, *, ink_contrast: int = 60) -> ImageStats:
     """Read one file and measure it; an unreadable file gives ``readable=False``, no error."""
     try:
         array = read_image_gray(path)
+    except HostileInputError:
+        raise  # a decompression bomb or a FIFO is refused, not ranked as one more issue
     except DatacurError as err:
         return ImageStats(readable=False, error=str(err))
     if array.size == 0:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from datacur.errors import DatacurError
+from datacur.io import read_text_utf8
 from datacur.labels import CLASSES
 
 __all__ = [
@@ -140,7 +141,7 @@ def read_journal(path: Path) -> dict[str, Decision]:
     path = Path(path)
     if not path.is_file():
         raise DatacurError(f"{path}: journal not found. Give the review.jsonl that review wrote.")
-    entries, _ = _parse_lines(path, path.read_text(encoding="utf-8"))
+    entries, _ = _parse_lines(path, read_text_utf8(path))
     return {entry.path: entry for entry in replay_decisions(entries)}
 
 

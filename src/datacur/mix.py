@@ -25,9 +25,16 @@ from typing import Any, ClassVar
 import numpy as np
 import yaml
 
-from datacur.cap import BATCH_SIZE, CapResult, count_capped
+from datacur.cap import BATCH_SIZE, MAX_IMAGES, CapResult, count_capped
 from datacur.errors import CapExceededError, DatacurError, RecipeError
-from datacur.io import atomic_output_dir, atomic_write_text, read_image_gray, sha256_file
+from datacur.io import (
+    atomic_output_dir,
+    atomic_write_text,
+    check_output_dir,
+    read_image_gray,
+    read_text_utf8,
+    sha256_file,
+)
 from datacur.labels import CLASS_INDEX, CLASSES, SPLITS
 from datacur.pool import (
     Item,
@@ -298,7 +305,13 @@ def _synth_per_class(config: InputConfig, budget: int, where: str, index: int) -
             f"{where}: inputs[{index}] ({config.name}).synth.per_class: a synth input needs "
             "synth.per_class or a count, share or per_class to size it. Add one."
         )
-    return max(1, math.ceil(wanted / classes))
+    per_class = max(1, math.ceil(wanted / classes))
+    if per_class * classes > MAX_IMAGES:  # checked before any item is built
+        raise RecipeError(
+            f"{where}: inputs[{index}] ({config.name}): asks {per_class:,} synthesised images "
+            f"per class, over the {MAX_IMAGES:,}-image cap. Lower count, share or the cap."
+        )
+    return per_class
 
 
 def _synth_items(config: InputConfig, job: _SynthJob) -> list[Item]:
@@ -396,7 +409,7 @@ def _read_list(path: Path, where: str, index: int) -> list[str]:
         raise RecipeError(
             f"{where}: steps[{index}].drop.lists: {path} not found. Fix the path or remove it."
         )
-    text = path.read_text(encoding="utf-8")
+    text = read_text_utf8(path, error=RecipeError)
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(text.splitlines())
         column = next((c for c in ("origin", "path") if c in (reader.fieldnames or [])), None)
@@ -889,12 +902,7 @@ def build_variant(
         plan = recipe
     else:
         plan = plan_mix(recipe, seed=seed, base_dir=base_dir, workers=workers)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        raise DatacurError(
-            f"{out_dir}: output folder already exists. Choose another --out or pass --force "
-            "to replace it."
-        )
+    out_dir = check_output_dir(Path(out_dir), overwrite=overwrite)
     with atomic_output_dir(out_dir, overwrite=overwrite) as partial:
         with tempfile.TemporaryDirectory(
             prefix=f".{out_dir.name}.synth-", dir=partial.parent

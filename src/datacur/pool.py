@@ -9,6 +9,7 @@ transforms and encodes them one at a time inside an atomic output folder.
 from __future__ import annotations
 
 import functools
+import io as _io
 import json
 import multiprocessing as mp
 import os
@@ -18,10 +19,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from PIL import Image
 
-from datacur.errors import VariantError
-from datacur.io import encode_png, read_image_gray, sha256_bytes
+from datacur.errors import DatacurError, VariantError
+from datacur.io import (
+    encode_png,
+    open_image,
+    read_image_gray,
+    require_regular_file,
+    sha256_bytes,
+)
 from datacur.labels import CLASSES
 from datacur.variant import (
     ManifestRow,
@@ -208,10 +214,12 @@ def unique_names(items: Iterable[Item], *, prefix_source: bool) -> list[Item]:
 
 def _is_plain_gray_png(path: Path) -> bool:
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             return image.format == "PNG" and image.mode == "L"
-    except OSError:
-        return False
+    except DatacurError as err:
+        if isinstance(err.__cause__, OSError):
+            return False  # read_image_gray reports it, naming the file
+        raise
 
 
 def _chain_transform(previous: str, records: list[dict[str, Any]]) -> str:
@@ -263,8 +271,12 @@ def render_item(item: Item) -> tuple[bytes, str, dict[str, Any], int, int]:
     """
     label = item.label
     if not item.ops and item.file.suffix.lower() == ".png" and _is_plain_gray_png(item.file):
+        require_regular_file(item.file)
         data = item.file.read_bytes()
-        with Image.open(item.file) as opened:
+        # Decoded in full, not just opened: a truncated PNG is refused here with its path
+        # instead of being copied into the variant and crashing the loader later.
+        with open_image(_io.BytesIO(data), where=str(item.file)) as opened:
+            opened.load()
             width, height = opened.size
         return data, label, {"transform": item.transform}, width, height
     leading = 0

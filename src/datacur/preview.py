@@ -24,6 +24,10 @@ DEFAULT_CELL = 64
 
 _LABEL_WIDTH = 48
 _GAP = 2
+MIN_CELL, MAX_CELL = 8, 512
+"""Thumbnail sides a contact sheet accepts (a huge cell would make a decompression bomb)."""
+MAX_PER_ROW = 200
+"""Most samples per class row."""
 _BACKGROUND = 200  # light gray between cells, so white images show their edges
 
 
@@ -98,8 +102,15 @@ def write_contact_sheet(
     Example:
         >>> write_contact_sheet(Path("datasets/dcai-2021"), Path("/tmp/sheet.png"))
     """
-    if per_class < 1:
-        raise VariantError(f"per_class must be >= 1 (received {per_class}). Ask for 1 or more.")
+    if not 1 <= per_class <= MAX_PER_ROW:
+        raise VariantError(
+            f"per_class must be >= 1 and <= {MAX_PER_ROW} (received {per_class}); set "
+            "--per-class in that range."
+        )
+    if not MIN_CELL <= cell <= MAX_CELL:
+        raise VariantError(
+            f"--cell must be between {MIN_CELL} and {MAX_CELL} pixels (received {cell})."
+        )
     images = list_variant_images(variant_dir, splits=splits, allow_empty_class=True)
     rng = np.random.default_rng(seed)
     rows: list[tuple[str, list[np.ndarray]]] = []

@@ -65,7 +65,10 @@ class SynthConfig(StrictModel):
     source: str = Field(description="glyph source: strokes, chars74k, emnist or folder")
     path: str | None = Field(default=None, description="the source's data, if it needs any")
     per_class: int | None = Field(
-        default=None, ge=1, description="numerals per class (default: enough for the take)"
+        default=None,
+        ge=1,
+        le=MAX_IMAGES // len(CLASSES),
+        description="numerals per class (default: enough for the take)",
     )
     val_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
     case: Literal["upper", "lower", "mixed"] = "mixed"
@@ -88,9 +91,10 @@ class InputConfig(StrictModel):
         description="keep the input's split (variant, synth), force one, or auto (split policy)",
     )
     classes: tuple[str, ...] | None = Field(default=None, description="take only these classes")
-    count: int | None = Field(default=None, ge=0)
+    # Upper bounds (the cap) keep a hostile recipe from building items without end.
+    count: int | None = Field(default=None, ge=0, le=MAX_IMAGES)
     share: float | None = Field(default=None, ge=0.0, le=1.0)
-    per_class: int | None = Field(default=None, ge=0)
+    per_class: int | None = Field(default=None, ge=0, le=MAX_IMAGES)
     optional: bool = Field(default=False, description="skip (with a warning) when data is absent")
 
     @field_validator("classes")
@@ -203,8 +207,8 @@ class AugmentStep(StrictModel):
     pipeline: str
     inputs: tuple[str, ...] | None = None
     splits: tuple[Literal["train", "val"], ...] = ("train",)
-    copies: int | None = Field(default=None, ge=1)
-    per_class_target: int | None = Field(default=None, ge=1)
+    copies: int | None = Field(default=None, ge=1, le=MAX_IMAGES)
+    per_class_target: int | None = Field(default=None, ge=1, le=MAX_IMAGES)
 
     @model_validator(mode="after")
     def _one_amount(self) -> AugmentStep:

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from datacur.errors import StoreError, VariantError
-from datacur.io import atomic_output_dir
+from datacur.errors import DatacurError, StoreError, VariantError
+from datacur.io import atomic_output_dir, open_image
 from datacur.labels import CLASSES, SPLITS
 from datacur.store import StoredRun, load_runs
 
@@ -307,13 +307,11 @@ def collect_misclassified(runs: Sequence[StoredRun]) -> list[GalleryItem]:
 
 def _thumbnail_uri(path: Path) -> str | None:
     """A data URI of a small grey thumbnail, or None when the file is missing or unreadable."""
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.load()
             thumbnail = image.convert("L")
-    except (FileNotFoundError, UnidentifiedImageError, OSError, ValueError):
+    except DatacurError:
         return None
     thumbnail.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
     buffer = _io.BytesIO()
@@ -328,7 +326,6 @@ def _variant_facts(
     variant_dir: Path,
 ) -> tuple[dict[str, dict[str, int]], dict[str, list[tuple[int, int]]]]:
     """Class counts and image sizes per split; sizes from manifest.csv when it has them."""
-    from PIL import Image, UnidentifiedImageError
 
     from datacur.variant import list_variant_images, read_manifest
 
@@ -351,9 +348,9 @@ def _variant_facts(
             sizes[image.split].append(known[relative])
             continue
         try:
-            with Image.open(image.path) as handle:  # reads the header only
+            with open_image(image.path) as handle:  # reads the header only
                 sizes[image.split].append(handle.size)
-        except (UnidentifiedImageError, OSError):
+        except DatacurError:
             continue  # `datacur check` reports unreadable files; a report only skips them
     return counts, sizes
 

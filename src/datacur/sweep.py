@@ -43,6 +43,7 @@ from typing import Any, Literal
 import yaml
 
 from datacur.errors import ConfigError, DatacurError, EvaluationError, RecipeError
+from datacur.io import read_text_utf8
 from datacur.model import DEFAULT_MODEL
 from datacur.store import load_runs, save_run
 
@@ -295,7 +296,7 @@ def prepare_targets(
         if not path.is_file():
             raise ConfigError(f"{path}: file not found. Check the path.")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml.safe_load(read_text_utf8(path, error=ConfigError)) or {}
         except yaml.YAMLError as err:
             raise ConfigError(f"{path}: invalid YAML ({err}). Fix the syntax.") from err
         if not isinstance(data, dict):
@@ -318,7 +319,10 @@ def prepare_targets(
             safe = "".join(c if c.isalnum() or c in "-_=.@" else "-" for c in name)
             folder = Path(cache_dir) / f"{safe}-{digest[:12]}"
             target_index = len(targets)
-            if folder.is_dir() and not rebuild:
+            from datacur.variant import find_manifest_damage
+
+            # A cached variant is reused only if its files still match its manifest's hashes.
+            if folder.is_dir() and not rebuild and find_manifest_damage(folder) is None:
                 kind: EventKind = "cached"
             else:
                 _build_recipe(path, recipe_data, folder, seed=build_seed, label=name)

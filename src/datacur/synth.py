@@ -53,9 +53,10 @@ import numpy as np
 from pydantic import Field
 
 from datacur import __version__
+from datacur.cap import MAX_IMAGES
 from datacur.config import FORMAT_VERSION, StrictModel, dump_config
 from datacur.errors import SourceError
-from datacur.io import atomic_output_dir, encode_png, sha256_bytes
+from datacur.io import atomic_output_dir, check_output_dir, encode_png, sha256_bytes
 from datacur.labels import CLASSES, SPLITS
 from datacur.sources.base import Glyph, Source, open_source
 from datacur.variant import ManifestRow, write_manifest
@@ -671,12 +672,18 @@ def synthesize(
     started = time.perf_counter()
     if per_class < 1:
         raise SourceError(f"per_class must be >= 1 (received {per_class}). Ask for 1 or more.")
+    if per_class * len(CLASSES) > MAX_IMAGES:  # before any glyph is read or item built
+        raise SourceError(
+            f"per_class {per_class:,} x {len(CLASSES)} classes is over the {MAX_IMAGES:,}-image "
+            f"cap. Ask for at most {MAX_IMAGES // len(CLASSES):,} per class."
+        )
     if not 0.0 <= val_fraction < 1.0:
         raise SourceError(
             f"val_fraction must be in [0, 1) (received {val_fraction}). For example 0.2."
         )
     if case not in CASE_CHOICES:
         raise SourceError(f"case must be one of {', '.join(CASE_CHOICES)} (received {case!r}).")
+    check_output_dir(Path(out_dir), overwrite=overwrite)  # before any glyph is read
     options = dict(source_options or {})
     if source == "strokes":
         # The built-in writers are drawn from the same seed unless told otherwise, so the

@@ -12,20 +12,25 @@ import csv
 import hashlib
 import io as _io
 import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from datacur.errors import VariantError
-from datacur.io import atomic_write_text, sha256_file
+from datacur.errors import HostileInputError, VariantError
+from datacur.io import atomic_write_text, read_text_utf8, sha256_file
 from datacur.labels import CLASSES, SPLITS
 
 __all__ = [
+    "FOLLOW_LINKS_ENV",
     "KERAS_IMAGE_EXTENSIONS",
     "MANIFEST_COLUMNS",
     "ManifestRow",
     "VariantImage",
+    "check_link",
     "compute_content_hash",
+    "find_manifest_damage",
+    "follow_links_default",
     "list_class_images",
     "list_folder_images",
     "list_variant_images",
@@ -47,17 +52,89 @@ class VariantImage:
     path: Path
 
 
-def list_class_images(class_dir: Path) -> list[Path]:
+FOLLOW_LINKS_ENV = "DATACUR_FOLLOW_LINKS"
+"""Set to ``1`` (``datacur --follow-links`` does) to follow links that stay inside the folder."""
+
+
+def follow_links_default() -> bool:
+    """Whether symbolic links in a variant are followed: ``$DATACUR_FOLLOW_LINKS`` is ``1``."""
+    return os.environ.get(FOLLOW_LINKS_ENV, "") == "1"
+
+
+def check_link(path: Path, root: Path, *, follow_links: bool | None = None) -> None:
+    """Refuse ``path`` if it is a symbolic link, unless links are followed and it resolves
+    to an existing file or folder inside ``root``.
+
+    A variant is read and copied as a whole, so a link to ``/etc/passwd`` or a private file
+    would be copied into new variants; links are therefore refused by default.
+
+    Raises:
+        VariantError: a link (default), or with ``follow_links`` a dangling link, a loop, or
+            a link that leaves ``root``, naming the link.
+    """
+    if not os.path.islink(path):
+        return
+    follow = follow_links_default() if follow_links is None else follow_links
+    if not follow:
+        raise HostileInputError(
+            f"{path}: is a symbolic link; datacur refuses links in a variant or folder (they "
+            "can point at any file). Replace it with a copy of the file, or run "
+            "`datacur --follow-links ...` to follow links that stay inside the folder."
+        )
+    try:
+        target = Path(path).resolve(strict=True)
+    except RuntimeError as err:
+        raise HostileInputError(f"{path}: symbolic link loop. Remove the link.") from err
+    except FileNotFoundError as err:
+        raise HostileInputError(
+            f"{path}: dangling symbolic link (its target does not exist). Remove the link."
+        ) from err
+    except OSError as err:
+        raise HostileInputError(
+            f"{path}: symbolic link cannot be followed ({err.strerror or err}). Remove the link."
+        ) from err
+    inside = Path(root).resolve()
+    if target != inside and inside not in target.parents:
+        raise HostileInputError(
+            f"{path}: symbolic link points outside {root} (to {target}); --follow-links follows "
+            "only links that stay inside. Copy the file in instead."
+        )
+
+
+def list_class_images(
+    class_dir: Path, *, root: Path | None = None, follow_links: bool | None = None
+) -> list[Path]:
     """List the files the Keras loader would read from one class folder, in its order.
 
     Mirrors ``keras.src.utils.dataset_utils.iter_valid_files``: ``os.walk`` sorted by folder,
-    file names sorted, extension test on the lower-cased name.
+    file names sorted, extension test on the lower-cased name. Every listed file is checked
+    here, the one place all commands list images: a symbolic link is refused (see
+    :func:`check_link`; ``root`` is the folder links must stay in, default ``class_dir``),
+    and so is anything that is not a regular file (a FIFO named ``x.png`` would block).
+
+    Raises:
+        VariantError: a link, a dangling link or loop, or a non-regular file, naming it.
     """
+    check_link(Path(class_dir), root or Path(class_dir).parent, follow_links=follow_links)
+    root = Path(class_dir) if root is None else Path(root)
     found: list[Path] = []
-    for root, _dirs, files in sorted(os.walk(class_dir), key=lambda entry: entry[0]):
+    for folder, _dirs, files in sorted(os.walk(class_dir), key=lambda entry: entry[0]):
         for name in sorted(files):
             if name.lower().endswith(KERAS_IMAGE_EXTENSIONS):
-                found.append(Path(root) / name)
+                path = Path(folder) / name
+                check_link(path, root, follow_links=follow_links)
+                try:
+                    mode = os.stat(path).st_mode
+                except OSError as err:
+                    raise VariantError(
+                        f"{path}: cannot be read ({err.strerror or err}). Fix or remove it."
+                    ) from err
+                if not stat.S_ISREG(mode):
+                    raise HostileInputError(
+                        f"{path}: not a regular file (a FIFO, socket or device named like an "
+                        "image). Remove it."
+                    )
+                found.append(path)
     return found
 
 
@@ -74,6 +151,8 @@ def require_variant(variant_dir: Path, *, splits: Sequence[str] = SPLITS) -> Pat
         raise VariantError(
             f"{variant_dir}: not a folder. A variant is a folder with train/ and val/ inside."
         )
+    for split in splits:
+        check_link(variant_dir / split, variant_dir)
     missing = [split for split in splits if not (variant_dir / split).is_dir()]
     if missing:
         raise VariantError(
@@ -96,7 +175,7 @@ def list_variant_images(
     variant_dir = require_variant(variant_dir, splits=splits)
     images: list[VariantImage] = []
     for split in splits:
-        images.extend(_list_split(variant_dir / split, split, allow_empty_class))
+        images.extend(_list_split(variant_dir / split, split, allow_empty_class, variant_dir))
     return images
 
 
@@ -111,10 +190,12 @@ def list_folder_images(folder: Path, *, allow_empty_class: bool = False) -> list
             f"{folder}: folder not found. Give a folder with one sub-folder per class "
             f"({' '.join(CLASSES)})."
         )
-    return _list_split(folder, folder.name, allow_empty_class)
+    return _list_split(folder, folder.name, allow_empty_class, folder)
 
 
-def _list_split(split_dir: Path, split: str, allow_empty_class: bool) -> list[VariantImage]:
+def _list_split(
+    split_dir: Path, split: str, allow_empty_class: bool, root: Path
+) -> list[VariantImage]:
     subdirs = sorted(
         entry.name
         for entry in split_dir.iterdir()
@@ -134,7 +215,7 @@ def _list_split(split_dir: Path, split: str, allow_empty_class: bool) -> list[Va
         )
     images: list[VariantImage] = []
     for label in CLASSES:
-        paths = list_class_images(split_dir / label)
+        paths = list_class_images(split_dir / label, root=root)
         if not paths and not allow_empty_class:
             raise VariantError(
                 f"{split_dir / label}: empty class folder. Add at least one image of "
@@ -219,7 +300,7 @@ def read_manifest(variant_dir: Path) -> list[dict[str, str]]:
             f"{target}: no manifest. Variants written by datacur have one; for a plain folder "
             "run `datacur check` or rebuild it with `datacur mix`."
         )
-    with open(target, newline="", encoding="utf-8") as handle:
+    with _io.StringIO(read_text_utf8(target, error=VariantError), newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
@@ -227,3 +308,33 @@ def read_manifest(variant_dir: Path) -> list[dict[str, str]]:
                 f"{target}: missing column(s) {', '.join(missing)}. Rebuild the variant."
             )
         return list(reader)
+
+
+def find_manifest_damage(variant_dir: Path) -> str | None:
+    """Check a variant's files against its ``manifest.csv`` (paths and sha256 column).
+
+    Returns:
+        None when every listed file exists with its recorded hash and no image is unlisted;
+        otherwise a one-line description of the first problem (for a message or a rebuild).
+    """
+    variant_dir = Path(variant_dir)
+    try:
+        rows = read_manifest(variant_dir)
+        on_disk = {
+            image.path.relative_to(variant_dir).as_posix()
+            for image in list_variant_images(variant_dir, allow_empty_class=True)
+        }
+    except VariantError as err:
+        return str(err)
+    listed = set()
+    for row in rows:
+        relative = row["path"]
+        listed.add(relative)
+        if relative not in on_disk:
+            return f"{variant_dir / relative}: listed in manifest.csv but missing"
+        if sha256_file(variant_dir / relative) != row["sha256"]:
+            return f"{variant_dir / relative}: content differs from manifest.csv's sha256"
+    extra = sorted(on_disk - listed)
+    if extra:
+        return f"{variant_dir / extra[0]}: image not listed in manifest.csv"
+    return None

@@ -75,6 +75,14 @@ def _root(
             "--version", callback=_version_callback, is_eager=True, help="Print the version."
         ),
     ] = False,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links",
+            help="Follow symbolic links in variants and folders when they stay inside them "
+            "(default: refuse every link). Same as DATACUR_FOLLOW_LINKS=1.",
+        ),
+    ] = False,
 ) -> None:
     """Curate datasets for a fixed model (DCAI 2021 Roman numerals).
 
@@ -82,6 +90,10 @@ def _root(
     them with review and apply; keep under the cap; score with evaluate; compare with
     leaderboard, compare and report.
     """
+    if follow_links:  # an environment variable, so worker processes see it too
+        from datacur.variant import FOLLOW_LINKS_ENV
+
+        os.environ[FOLLOW_LINKS_ENV] = "1"
 
 
 TENSORFLOW_COMMANDS = frozenset({"evaluate", "models", "noise", "sweep"})

@@ -15,11 +15,13 @@ from typer.core import TyperGroup
 from datacur.errors import DatacurError
 
 __all__ = [
+    "MAX_SEED",
     "DatacurGroup",
     "DbOption",
     "ForceOption",
     "JsonOption",
     "SeedOption",
+    "check_seed",
     "err_console",
     "out_console",
 ]
@@ -56,7 +58,21 @@ DbOption = Annotated[
         dir_okay=False,
     ),
 ]
-SeedOption = Annotated[int, typer.Option("--seed", help="Random seed; same seed, same output.")]
+MAX_SEED = 2**32 - 1
+"""Largest seed NumPy, Keras and the recipes all accept."""
+
+
+def check_seed(value: int | None) -> int | None:
+    """Typer callback: a seed outside 0..2**32-1 is a one-line error, not a traceback."""
+    if value is not None and not 0 <= value <= MAX_SEED:
+        raise DatacurError(f"--seed must be between 0 and {MAX_SEED} (received {value}).")
+    return value
+
+
+SeedOption = Annotated[
+    int,
+    typer.Option("--seed", callback=check_seed, help="Random seed; same seed, same output."),
+]
 
 
 class DatacurGroup(TyperGroup):

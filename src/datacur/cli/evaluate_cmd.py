@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from datacur.cli._common import DbOption, JsonOption, err_console, out_console
+from datacur.cli._common import DbOption, JsonOption, check_seed, err_console, out_console
 from datacur.errors import EvaluationError
 from datacur.labels import CLASSES
 
@@ -77,7 +77,7 @@ def evaluate(
             "(e.g. datasets/label-book, datasets/dev-test). Without it, only val is scored.",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the (first) run.")] = 0,
+    seed: Annotated[int, typer.Option(callback=check_seed, help="Seed of the (first) run.")] = 0,
     seeds: Annotated[
         int,
         typer.Option(help="Number of seeds to run: seed, seed+1, ... (in parallel processes)."),
@@ -115,6 +115,7 @@ def evaluate(
     Example: datacur evaluate datasets/dcai-2021 --test datasets/label-book --seeds 2 --epochs 10
     """
     from datacur.cap import measure_cap, require_under_cap
+    from datacur.check import require_readable
     from datacur.evaluate import EpochLog, RunResult, evaluate_seeds
     from datacur.model import MODELS
     from datacur.store import default_results_db, save_run
@@ -127,7 +128,7 @@ def evaluate(
             f"unknown --model {model!r}; choose one of {', '.join(MODELS)} (see `datacur models`)."
         )
     # Fail on bad input before any process starts or any TensorFlow import.
-    list_variant_images(variant)
+    require_readable(list_variant_images(variant))  # a bomb or truncated file: before TF
     require_under_cap(measure_cap(variant))
     if test is not None:
         list_folder_images(test)

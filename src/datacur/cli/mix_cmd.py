@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from datacur.cli._common import ForceOption, JsonOption, err_console, out_console
+from datacur.cli._common import ForceOption, JsonOption, check_seed, err_console, out_console
 from datacur.labels import CLASSES
 
 if TYPE_CHECKING:
@@ -99,7 +99,11 @@ def mix(
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Override the recipe's seed; same seed, same output."),
+        typer.Option(
+            "--seed",
+            callback=check_seed,
+            help="Override the recipe's seed; same seed, same output.",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan (counts and cap) and write nothing.")

@@ -82,6 +82,8 @@ def noise(
     if jobs < 1:
         raise DatacurError(f"--jobs must be at least 1 (received {jobs}).")
     chosen_epochs = FULL_EPOCHS if full else (epochs if epochs is not None else SHORT_EPOCHS)
+    if not no_model:
+        _require_folds(variant, folds)  # before one progress bar per fold is built
     with _progress_bars(folds, chosen_epochs, enabled=not no_model) as on_progress:
         report = find_noise(
             variant,
@@ -99,6 +101,23 @@ def noise(
         out_console.print_json(json.dumps(_as_dict(report, out)))
         return
     _print_summary(report, out)
+
+
+def _require_folds(variant: Path, folds: int) -> None:
+    """Check --folds against the variant's smallest class (each fold needs one of each)."""
+    from collections import Counter
+
+    from datacur.variant import list_variant_images
+
+    if folds < 2:
+        raise DatacurError(f"--folds must be at least 2 (received {folds}).")
+    counts = Counter(image.label for image in list_variant_images(variant))
+    smallest = min(counts.get(label, 0) for label in CLASSES)
+    if folds > smallest:
+        raise DatacurError(
+            f"{variant}: --folds {folds} needs at least {folds} images in every class, and the "
+            f"smallest class has {smallest}. Use --folds {max(2, min(smallest, DEFAULT_FOLDS))}."
+        )
 
 
 class _progress_bars:

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from datacur.cli._common import ForceOption, JsonOption, SeedOption, err_console, out_console
-from datacur.errors import SourceError
+from datacur.errors import DatacurError, SourceError
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -129,20 +129,24 @@ def synth(
 
         if source == "emnist" and download:
             options["progress"] = on_download
-        result = synthesize(
-            source,
-            out,
-            path=path,
-            source_options=options,
-            per_class=per_class,
-            val_fraction=val_fraction,
-            case=case,
-            seed=seed,
-            overwrite=force,
-            progress=on_progress,
-            workers=workers,
-            preview=preview,
-        )
+        try:
+            result = synthesize(
+                source,
+                out,
+                path=path,
+                source_options=options,
+                per_class=per_class,
+                val_fraction=val_fraction,
+                case=case,
+                seed=seed,
+                overwrite=force,
+                progress=on_progress,
+                workers=workers,
+                preview=preview,
+            )
+        except DatacurError:
+            progress.live.transient = True  # the error is the one line left on stderr
+            raise
 
     summary = {
         "out": str(result.out_dir),

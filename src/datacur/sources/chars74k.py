@@ -20,8 +20,9 @@ import numpy as np
 from datacur.errors import DatacurError, SourceError
 from datacur.io import read_image_gray
 from datacur.sources.base import Glyph, register_source
+from datacur.variant import check_link
 
-__all__ = ["KINDS", "SAMPLE_LETTERS", "Chars74kSource"]
+__all__ = ["KINDS", "MAX_MEMBER_BYTES", "SAMPLE_LETTERS", "Chars74kSource"]
 
 SAMPLE_LETTERS: dict[int, tuple[str, str]] = {
     19: ("I", "upper"),
@@ -32,6 +33,9 @@ SAMPLE_LETTERS: dict[int, tuple[str, str]] = {
     60: ("X", "lower"),
 }
 """Chars74K class number (1-10 digits, 11-36 A-Z, 37-62 a-z) -> (letter, case)."""
+
+MAX_MEMBER_BYTES = 16 << 20
+"""Largest archive member read as one letter image (Chars74K's are about 20 KB)."""
 
 KINDS: dict[str, str] = {"hnd": "English/Hnd/Img", "fnt": "English/Fnt"}
 """Which Chars74K set: handwritten (``hnd``) or computer fonts (``fnt``), and its folder."""
@@ -106,6 +110,7 @@ class Chars74kSource:
                 if match is None:
                     continue
                 try:
+                    check_link(file, self.path)  # the same link rule as variants
                     image = read_image_gray(file)
                 except DatacurError as err:
                     raise SourceError(str(err)) from err
@@ -131,14 +136,21 @@ class Chars74kSource:
                 match = _FILE.search(member.name)
                 if match is None or int(match.group(1)) not in SAMPLE_LETTERS:
                     continue
+                if member.size > MAX_MEMBER_BYTES:
+                    raise SourceError(
+                        f"{self.path}:{member.name}: member of {member.size:,} bytes is over the "
+                        f"{MAX_MEMBER_BYTES:,}-byte limit for one letter image. Use the "
+                        f"official archive. {_GET_IT}"
+                    )
                 handle = archive.extractfile(member)
                 if handle is None:
                     continue
-                data = handle.read()
+                data = handle.read(MAX_MEMBER_BYTES + 1)
+                where = f"{self.path}:{member.name}"
                 try:
-                    image = read_image_gray(_io.BytesIO(data))  # type: ignore[arg-type]
+                    image = read_image_gray(_io.BytesIO(data), where=where)
                 except DatacurError as err:
-                    raise SourceError(f"{self.path}:{member.name}: {err}") from err
+                    raise SourceError(str(err)) from err
                 where = member.name.split(prefix + "/", 1)[-1]
                 glyph = self._glyph(image, match, where)
                 if glyph is not None:

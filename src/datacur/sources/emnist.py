@@ -20,6 +20,7 @@ import csv
 import gzip
 import hashlib
 import io as _io
+import math
 import os
 import zipfile
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ __all__ = [
     "CLASS_MAPS",
     "DOWNLOAD_MD5",
     "DOWNLOAD_URL",
+    "MAX_IDX_RECORDS",
     "EmnistSource",
     "default_cache_dir",
     "download_emnist",
@@ -66,6 +68,10 @@ SUBSETS: tuple[str, ...] = ("train", "test", "all")
 _SIDE = 28
 _IDX_UBYTE = 0x08
 _READ_RECORDS = 8192
+_IDX_CHUNK = 1 << 20
+
+MAX_IDX_RECORDS = 1 << 22
+"""Most records an IDX file may declare (EMNIST's largest, byclass train, has 697,932)."""
 _GET_IT = (
     f"Get the official release from {DOWNLOAD_URL} (or matlab.zip from the same page) and "
     "pass it with --path, or pass --download to fetch gzip.zip into the cache folder."
@@ -104,13 +110,33 @@ def read_idx(handle: IO[bytes], name: str) -> np.ndarray:
         raise SourceError(f"{name}: empty or truncated IDX file. Download the file again.")
     ndim = head[3]
     shape = _read_idx_header(_io.BytesIO(head + handle.read(4 * ndim)), name, ndim)
-    count = int(np.prod(shape))
-    data = handle.read(count)
-    if len(data) < count:
+    _check_idx_shape(shape, name)
+    count = math.prod(shape)
+    # Read in chunks: memory follows the bytes really present, not what the header claims.
+    data = bytearray()
+    while len(data) < count:
+        chunk = handle.read(min(_IDX_CHUNK, count - len(data)))
+        if not chunk:
+            raise SourceError(
+                f"{name}: truncated IDX data ({len(data)} of {count} bytes declared in its "
+                "header). Download it again."
+            )
+        data += chunk
+    return np.frombuffer(bytes(data), dtype=np.uint8).reshape(shape)
+
+
+def _check_idx_shape(shape: tuple[int, ...], name: str) -> None:
+    """Refuse a header whose declared size is beyond any EMNIST file, before allocating."""
+    if shape and shape[0] > MAX_IDX_RECORDS:
         raise SourceError(
-            f"{name}: truncated IDX data ({len(data)} of {count} bytes). Download it again."
+            f"{name}: IDX header declares {shape[0]:,} records; EMNIST files hold under "
+            f"{MAX_IDX_RECORDS:,}. The file is damaged or not EMNIST; download it again."
         )
-    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+    if math.prod(shape[1:]) > _SIDE * _SIDE:
+        raise SourceError(
+            f"{name}: IDX header declares records of shape {shape[1:]}; EMNIST images are "
+            f"{_SIDE}x{_SIDE}. Give the official files."
+        )
 
 
 def _opener(path: Path) -> Callable[[], IO[bytes]]:
@@ -145,6 +171,7 @@ def _select_idx(
         keep = np.flatnonzero(np.isin(labels, list(wanted)))
         with _open_member(open_images, images_name) as handle:
             count, rows, cols = _read_idx_header(handle, images_name, 3)
+            _check_idx_shape((count, rows, cols), images_name)
             if (rows, cols) != (_SIDE, _SIDE) or count != labels.shape[0]:
                 raise SourceError(
                     f"{images_name}: expected {labels.shape[0]} images of 28x28 to match "

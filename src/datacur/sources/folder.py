@@ -17,6 +17,7 @@ from typing import Any
 from datacur.errors import DatacurError, SourceError
 from datacur.io import read_image_gray
 from datacur.sources.base import Glyph, case_of, register_source
+from datacur.variant import check_link
 
 __all__ = ["IMAGE_EXTENSIONS", "LETTER_FOLDERS", "MIN_SIDE", "FolderSource"]
 
@@ -70,10 +71,12 @@ class FolderSource:
             files = sorted(
                 file
                 for file in folder.rglob("*")
-                if file.is_file() and file.suffix.lower() in IMAGE_EXTENSIONS
+                if (file.is_symlink() or not file.is_dir())
+                and file.suffix.lower() in IMAGE_EXTENSIONS
             )
             for file in files:
                 try:
+                    check_link(file, self.path)  # the same link rule as variants
                     image = read_image_gray(file)
                 except DatacurError as err:
                     raise SourceError(

@@ -336,3 +336,29 @@ def test_shipped_recipes_using_chars74k_take_training_writers_only() -> None:
 
 def test_suite_names_all_start_with_shift() -> None:
     assert all(name.startswith("shift-") for name in SUITE_NAMES)
+
+
+SHIPPED = sorted((REPO / "datasets").glob("shift-*"))
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped shift suite in datasets/ (not checked out)")
+def test_shipped_suite_matches_its_manifests() -> None:
+    """The committed folders are what their manifests say: every class, every hash."""
+    import hashlib
+
+    assert [p.name for p in SHIPPED] == sorted(SUITE_NAMES)
+    for folder in SHIPPED:
+        rows = read_manifest(folder)
+        images = list_folder_images(folder)
+        assert sorted(r["path"] for r in rows) == sorted(
+            f"{i.label}/{i.path.name}" for i in images
+        ), folder.name
+        assert {r["label"] for r in rows} == set(CLASSES)
+        for row in rows:
+            digest = hashlib.sha256((folder / row["path"]).read_bytes()).hexdigest()
+            assert digest == row["sha256"], f"{folder.name}/{row['path']}"
+        assert (folder / "README.md").is_file()
+        if folder.name == WRITERS_NAME:
+            assert _writers(rows) <= HELD_OUT_WRITERS
+        else:
+            assert len(rows) == len(list_folder_images(REPO / "datasets" / "dev-test"))

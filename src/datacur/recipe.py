@@ -74,6 +74,19 @@ class SynthConfig(StrictModel):
     case: Literal["upper", "lower", "mixed"] = "mixed"
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _no_held_out_writers(self) -> SynthConfig:
+        # Issue 20: datasets/shift-chars74k-writers is composed from Chars74K writers that
+        # no recipe may train on; the source leaves them out by default (writers: train).
+        writers = self.options.get("writers", "train")
+        if self.source == "chars74k" and writers != "train":
+            raise ValueError(
+                f"options.writers: {writers!r} would train on the Chars74K writers held out "
+                "for datasets/shift-chars74k-writers; recipes take writers: train only. "
+                "Remove options.writers."
+            )
+        return self
+
 
 class InputConfig(StrictModel):
     """One input of a recipe and how many of its images to take.

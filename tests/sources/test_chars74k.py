@@ -11,7 +11,11 @@ import pytest
 from PIL import Image
 
 from datacur.errors import SourceError
-from datacur.sources.chars74k import Chars74kSource
+from datacur.sources.chars74k import (
+    HELD_OUT_WRITERS,
+    Chars74kSource,
+    draw_held_out_writers,
+)
 
 SAMPLES = {19: ("I", "upper"), 32: ("V", "upper"), 45: ("I", "lower"), 7: None}
 
@@ -29,7 +33,11 @@ def make_tree(root: Path, prefix: str = "English/Hnd/Img", writers: int = 2) -> 
 
 
 def make_tgz(root: Path) -> Path:
-    tree = make_tree(root / "staging")
+    return make_tgz_of(root)
+
+
+def make_tgz_of(root: Path, writers: int = 2) -> Path:
+    tree = make_tree(root / "staging", writers=writers)
     archive_path = root / "EnglishHnd.tgz"
     with tarfile.open(archive_path, "w:gz") as archive:
         archive.add(tree / "English", arcname="English")
@@ -47,7 +55,7 @@ def test_tree_and_archive_give_the_same_glyphs(tmp_path: Path, where: str) -> No
     else:
         root = make_tree(tmp_path)
         path = root if where == "root" else root / "English" / "Hnd" / "Img"
-    glyphs = list(Chars74kSource(path))
+    glyphs = list(Chars74kSource(path, writers="all"))  # hnd-002 is a held-out writer
     assert [(g.letter, g.case, g.writer) for g in glyphs] == [
         ("I", "upper", "hnd-001"),
         ("I", "upper", "hnd-002"),
@@ -58,6 +66,30 @@ def test_tree_and_archive_give_the_same_glyphs(tmp_path: Path, where: str) -> No
     ]
     assert glyphs[0].origin == "chars74k:Sample019/img019-001.png"
     assert glyphs[0].image.shape == (30, 40) and glyphs[0].image.min() == 0
+
+
+def test_held_out_writers_are_the_seeded_draw() -> None:
+    assert tuple(sorted(HELD_OUT_WRITERS)) == draw_held_out_writers()
+    assert len(HELD_OUT_WRITERS) == 15 and "hnd-002" in HELD_OUT_WRITERS
+
+
+@pytest.mark.parametrize(
+    ("writers", "expected"),
+    [("train", {"hnd-001", "hnd-003"}), ("held-out", {"hnd-002"}), ("all", None)],
+    ids=["train-default", "held-out-only", "all"],
+)
+def test_writers_option_keeps_held_out_writers_apart(
+    tmp_path: Path, writers: str, expected: set[str] | None
+) -> None:
+    for path in (make_tree(tmp_path / "tree", writers=3), make_tgz_of(tmp_path, writers=3)):
+        glyphs = list(Chars74kSource(path, writers=writers))
+        assert {g.writer for g in glyphs} == (expected or {"hnd-001", "hnd-002", "hnd-003"})
+    assert {g.writer for g in Chars74kSource(tmp_path / "tree")} == {"hnd-001", "hnd-003"}
+
+
+def test_unknown_writers_choice(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="writers must be one of train, held-out, all"):
+        Chars74kSource(make_tree(tmp_path), writers="some")
 
 
 def test_fonts_in_their_own_layout(tmp_path: Path) -> None:
@@ -93,7 +125,10 @@ def test_archive_without_letters(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_real_chars74k_copy(shared_data: Path) -> None:
-    glyphs = list(Chars74kSource(shared_data / "chars74k"))
+    training = list(Chars74kSource(shared_data / "chars74k"))
+    assert len(training) == 240 and len({g.writer for g in training}) == 40
+    assert not {g.writer for g in training} & HELD_OUT_WRITERS
+    glyphs = list(Chars74kSource(shared_data / "chars74k", writers="all"))
     assert len(glyphs) == 330
     assert len({g.writer for g in glyphs}) == 55
     assert Counter((g.letter, g.case) for g in glyphs) == {

@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.sweep_cmd",
     "datacur.cli.synth_cmd",
     "datacur.cli.show_cmd",
+    "datacur.cli.shift_cmd",
 )
 
 

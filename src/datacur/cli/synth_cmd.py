@@ -69,7 +69,9 @@ def synth(
         typer.Option(
             "--option",
             help="Source option KEY=VALUE, repeatable: emnist split=byclass subset=train; "
-            "chars74k kind=hnd|fnt; strokes writers=240 samples=3; folder min_side=8.",
+            "chars74k kind=hnd|fnt writers=train|held-out|all (default train: the 15 writers "
+            "held out for datasets/shift-chars74k-writers are left out); strokes writers=240 "
+            "samples=3; folder min_side=8.",
         ),
     ] = None,
     download: Annotated[

@@ -4,6 +4,10 @@ Reads the native EnglishHnd tree ``English/Hnd/Img/SampleNNN/imgNNN-KKK.png`` (N
 class: 019 I, 032 V, 034 X, 045 i, 058 v, 060 x; KKK the writer, 55 of them) or the
 ``EnglishHnd.tgz`` archive directly, and with ``kind="fnt"`` the EnglishFnt font renderings
 ``English/Fnt/SampleNNN/imgNNN-KKKKK.png`` (KKKKK names the font, used as the writer).
+
+Fifteen of the 55 handwriting writers are held out (:data:`HELD_OUT_WRITERS`, a seeded draw):
+``datasets/shift-chars74k-writers`` is composed from them alone, so the source never yields
+them unless asked (``writers="held-out"`` or ``"all"``) and a recipe may not ask (issue 20).
 """
 
 from __future__ import annotations
@@ -22,7 +26,18 @@ from datacur.io import read_image_gray
 from datacur.sources.base import Glyph, register_source
 from datacur.variant import check_link
 
-__all__ = ["KINDS", "MAX_MEMBER_BYTES", "SAMPLE_LETTERS", "Chars74kSource"]
+__all__ = [
+    "HELD_OUT_COUNT",
+    "HELD_OUT_SEED",
+    "HELD_OUT_WRITERS",
+    "HND_WRITERS",
+    "KINDS",
+    "MAX_MEMBER_BYTES",
+    "SAMPLE_LETTERS",
+    "WRITER_CHOICES",
+    "Chars74kSource",
+    "draw_held_out_writers",
+]
 
 SAMPLE_LETTERS: dict[int, tuple[str, str]] = {
     19: ("I", "upper"),
@@ -40,6 +55,54 @@ MAX_MEMBER_BYTES = 16 << 20
 KINDS: dict[str, str] = {"hnd": "English/Hnd/Img", "fnt": "English/Fnt"}
 """Which Chars74K set: handwritten (``hnd``) or computer fonts (``fnt``), and its folder."""
 
+HND_WRITERS = 55
+"""Writers of EnglishHnd, numbered 001..055."""
+
+HELD_OUT_SEED = 20
+HELD_OUT_COUNT = 15
+
+HELD_OUT_WRITERS: frozenset[str] = frozenset(
+    # = draw_held_out_writers() (seed 20, 15 of 55); a test keeps the two equal.
+    (
+        "hnd-002",
+        "hnd-004",
+        "hnd-006",
+        "hnd-012",
+        "hnd-018",
+        "hnd-021",
+        "hnd-026",
+        "hnd-037",
+        "hnd-041",
+        "hnd-043",
+        "hnd-047",
+        "hnd-049",
+        "hnd-050",
+        "hnd-054",
+        "hnd-055",
+    )
+)
+"""EnglishHnd writers no recipe may train on: ``datasets/shift-chars74k-writers`` is made
+from them. Fonts (``kind="fnt"``) are not affected."""
+
+WRITER_CHOICES: tuple[str, ...] = ("train", "held-out", "all")
+"""Which handwriting writers a source yields: all but the held-out ones (``train``, the
+default and the only choice a recipe accepts), only the held-out ones, or every writer."""
+
+
+def draw_held_out_writers(
+    *, seed: int = HELD_OUT_SEED, count: int = HELD_OUT_COUNT, writers: int = HND_WRITERS
+) -> tuple[str, ...]:
+    """Draw ``count`` of the ``writers`` EnglishHnd writers with ``seed``, sorted.
+
+    Example:
+        >>> draw_held_out_writers()[:3]
+        ('hnd-002', 'hnd-004', 'hnd-006')
+    """
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(np.arange(1, writers + 1), size=count, replace=False)
+    return tuple(f"hnd-{int(number):03d}" for number in sorted(picked))
+
+
 _FILE = re.compile(r"Sample(\d{3})/img(\d{3})-(\d{3,5})\.png$", re.IGNORECASE)
 _GET_IT = (
     "Download EnglishHnd.tgz (or EnglishFnt.tgz) from "
@@ -54,16 +117,23 @@ class Chars74kSource:
     Args:
         path: the archive, the folder holding ``English/``, or the ``Img``/``Fnt`` folder.
         kind: ``hnd`` (handwritten, the default) or ``fnt`` (fonts).
+        writers: ``train`` (every writer but :data:`HELD_OUT_WRITERS`), ``held-out`` (only
+            those) or ``all``; applies to ``hnd`` only.
     """
 
     name = "chars74k"
 
-    def __init__(self, path: Path, *, kind: str = "hnd") -> None:
+    def __init__(self, path: Path, *, kind: str = "hnd", writers: str = "train") -> None:
         if kind not in KINDS:
             raise SourceError(f"chars74k: kind must be one of {', '.join(KINDS)} ({kind!r}).")
+        if writers not in WRITER_CHOICES:
+            raise SourceError(
+                f"chars74k: writers must be one of {', '.join(WRITER_CHOICES)} ({writers!r})."
+            )
         self.path = Path(path)
         self.kind = kind
-        self.options: dict[str, Any] = {"path": str(path), "kind": kind}
+        self.writers = writers
+        self.options: dict[str, Any] = {"path": str(path), "kind": kind, "writers": writers}
         if not self.path.exists():
             raise SourceError(f"{self.path}: not found. {_GET_IT}")
         if self.path.is_file() and not self.path.name.lower().endswith((".tgz", ".tar.gz", ".tar")):
@@ -87,6 +157,15 @@ class Chars74kSource:
             f"and the other classes of I, V, X, i, v, x). {_GET_IT}"
         )
 
+    def _wanted(self, match: re.Match[str]) -> bool:
+        """A file of one of the six letters, by a writer this source may yield."""
+        if int(match.group(1)) not in SAMPLE_LETTERS:
+            return False
+        if self.kind != "hnd" or self.writers == "all":
+            return True
+        held_out = f"hnd-{match.group(3)}" in HELD_OUT_WRITERS
+        return held_out if self.writers == "held-out" else not held_out
+
     def _glyph(self, image: np.ndarray, match: re.Match[str], where: str) -> Glyph | None:
         sample = int(match.group(1))
         if sample not in SAMPLE_LETTERS:
@@ -107,7 +186,7 @@ class Chars74kSource:
                 continue
             for file in sorted(folder.iterdir()):
                 match = _FILE.search(f"{folder.name}/{file.name}")
-                if match is None:
+                if match is None or not self._wanted(match):
                     continue
                 try:
                     check_link(file, self.path)  # the same link rule as variants
@@ -134,7 +213,7 @@ class Chars74kSource:
             )
             for member in members:
                 match = _FILE.search(member.name)
-                if match is None or int(match.group(1)) not in SAMPLE_LETTERS:
+                if match is None or not self._wanted(match):
                     continue
                 if member.size > MAX_MEMBER_BYTES:
                     raise SourceError(
@@ -166,9 +245,11 @@ class Chars74kSource:
 def _open(path: Path | None = None, **options: Any) -> Chars74kSource:
     if path is None:
         raise SourceError(f"chars74k: needs --path. {_GET_IT}")
-    unknown = sorted(set(options) - {"kind"})
+    unknown = sorted(set(options) - {"kind", "writers"})
     if unknown:
-        raise SourceError(f"chars74k: unknown option(s) {', '.join(unknown)}; expected kind.")
+        raise SourceError(
+            f"chars74k: unknown option(s) {', '.join(unknown)}; expected kind or writers."
+        )
     return Chars74kSource(path, **options)
 
 

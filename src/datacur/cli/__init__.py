@@ -37,6 +37,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.sweep_cmd",
     "datacur.cli.synth_cmd",
     "datacur.cli.show_cmd",
+    "datacur.cli.score_cmd",
+    "datacur.cli.runs_cmd",
 )
 
 
@@ -84,7 +86,7 @@ def _root(
     """
 
 
-TENSORFLOW_COMMANDS = frozenset({"evaluate", "models", "noise", "sweep"})
+TENSORFLOW_COMMANDS = frozenset({"evaluate", "models", "noise", "sweep", "score"})
 """Commands that train or build models: TensorFlow is imported quietly before they run."""
 
 

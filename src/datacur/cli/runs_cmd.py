@@ -12,7 +12,8 @@ from rich.table import Table
 from datacur.cli._common import DbOption, JsonOption, err_console, out_console
 
 runs_app = typer.Typer(
-    help="Stored runs and the checkpoints kept beside the results database.",
+    help="Stored runs and the checkpoints kept beside the results database.\n\n"
+    "Example: datacur runs list",
     no_args_is_help=True,
 )
 

@@ -109,6 +109,8 @@ class EpochLog:
 class TestScore:
     """One trained model scored on one test set (or on val when the run had none)."""
 
+    __test__ = False  # a result type, not a pytest test class
+
     test_name: str | None
     test_hash: str | None
     test_accuracy: float | None
@@ -653,7 +655,15 @@ def evaluate_variant(
     if check_twins and (test_dirs or keep_dir is not None):
         from datacur.leakage import find_twins, fingerprint
 
-        prints = fingerprint([image.path for image in images])
+        prints = None
+        if keep_dir is not None:  # the store keeps a variant's fingerprints once per content
+            from datacur.leakage import read_fingerprints
+            from datacur.modelstore import FINGERPRINTS_DIR
+
+            cached = Path(keep_dir) / FINGERPRINTS_DIR / f"{variant_hash[:16]}.csv.gz"
+            prints = read_fingerprints(cached) if cached.is_file() else None
+        if prints is None:
+            prints = fingerprint([image.path for image in images])
         twins = [
             find_twins(prints, fingerprint([image.path for image in group]))
             for group in test_images

@@ -50,6 +50,7 @@ __all__ = [
 CHECKPOINT_FILE = "checkpoint.weights.h5"
 SIDECAR_FILE = "checkpoint.json"
 PENDING_PREFIX = ".pending-"
+FINGERPRINTS_DIR = "variants"
 MATCHED_VERSIONS = ("keras", "tensorflow")
 """Library versions a checkpoint must be loaded under (they change the numbers)."""
 
@@ -292,7 +293,7 @@ def prune_checkpoints(
 
 
 def variant_fingerprints_path(db_path: Path, variant_hash: str) -> Path:
-    return model_store_dir(db_path) / "variants" / f"{variant_hash[:16]}.csv.gz"
+    return model_store_dir(db_path) / FINGERPRINTS_DIR / f"{variant_hash[:16]}.csv.gz"
 
 
 def write_variant_fingerprints(db_path: Path, variant_hash: str, prints: Any) -> None:

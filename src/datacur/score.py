@@ -87,7 +87,6 @@ def score_runs(
         StoreError: a run is missing or its checkpoint is absent or mismatched.
         VariantError: a test folder is unusable.
     """
-    from datacur.check import require_readable
     from datacur.evaluate import (
         compile_fixed_model,
         decode_folder,
@@ -104,7 +103,7 @@ def score_runs(
         raise EvaluationError("give at least one --test folder to score on.")
     test_dirs = [Path(folder) for folder in test_dirs]
     groups = [list_folder_images(folder) for folder in test_dirs]
-    require_readable([image for group in groups for image in group])
+    # No separate readability pass: decoding (below, before any prediction) names a bad file.
     test_hashes = [compute_content_hash(group) for group in groups]
     test_prints = [fingerprint([image.path for image in group]) for group in groups]
 

@@ -147,3 +147,36 @@ def test_a_mismatched_checkpoint_is_refused(trained, tmp_path: Path, change, mat
     sidecar_path.write_text(json.dumps(sidecar))
     with pytest.raises(StoreError, match=match):
         score_runs([trained["run_id"]], [trained["root"] / "clean-test"], db_path=db)
+
+
+def test_evaluate_and_score_on_the_command_line(trained, tmp_path: Path) -> None:
+    """evaluate --test A --test B prints a row per test set and the twins; score reuses the
+    checkpoint; compare lists both test sets and the shift mean from those rows."""
+    from typer.testing import CliRunner
+
+    from datacur.cli import build_app
+
+    root = trained["root"]
+    db = tmp_path / "cli.db"
+    runner = CliRunner()
+    app = build_app()
+    evaluated = runner.invoke(
+        app,
+        [
+            "evaluate", str(root / "v"), "--test", str(root / "clean-test"),
+            "--test", str(root / "shift-leaky"), "--model", MODEL, "--epochs", "1",
+            "--db", str(db),
+        ],
+    )  # fmt: skip
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "clean-test, shift-leaky" in evaluated.stdout
+    assert "Test sets (one training" in evaluated.stdout
+    assert "shift-leaky: 2 exact and" in evaluated.stderr and "LEAKY" in evaluated.stderr
+    scored = runner.invoke(
+        app, ["score", "v", "--test", str(root / "shift-leaky"), "--db", str(db)]
+    )
+    assert scored.exit_code == 0, scored.output
+    assert "leaky" in scored.stdout and "Stored 1 score(s)" in scored.stderr
+    compared = runner.invoke(app, ["compare", "v", "--db", str(db), "--model", MODEL])
+    assert compared.exit_code == 0, compared.output
+    assert "clean-test" in compared.stdout and "shift mean (1)" in compared.stdout

@@ -99,7 +99,7 @@ def twins_line(score: object) -> str:
 def render_test_sets(runs: list) -> Table:
     """One row per test set scored from the same trainings: mean over seeds, twins."""
     table = Table(title="Test sets (one training, every test set; mean over seeds)")
-    for column in ("test set", "acc", "± sd", "twins (exact/near)", "acc w/o twins"):
+    for column in ("test set", "acc", "± sd", "twins (exact+near)", "acc w/o twins"):
         table.add_column(column, justify="right" if column != "test set" else "left")
     for index, score in enumerate(runs[0].scores):
         values = [run.scores[index].test_accuracy or 0.0 for run in runs]
@@ -111,7 +111,7 @@ def render_test_sets(runs: list) -> Table:
         twins = (
             "—"
             if score.twins_exact is None
-            else f"{score.twins_exact}/{score.twins_near}"
+            else f"{score.twins_exact}+{score.twins_near}"
             + (" leaky" if score.twins_exact + score.twins_near else "")
         )
         table.add_row(

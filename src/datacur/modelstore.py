@@ -20,6 +20,7 @@ import io
 import json
 import os
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ CHECKPOINT_FILE = "checkpoint.weights.h5"
 SIDECAR_FILE = "checkpoint.json"
 PENDING_PREFIX = ".pending-"
 FINGERPRINTS_DIR = "variants"
+PENDING_MAX_AGE_S = 3600
 MATCHED_VERSIONS = ("keras", "tensorflow")
 """Library versions a checkpoint must be loaded under (they change the numbers)."""
 
@@ -279,9 +281,13 @@ def prune_checkpoints(
                     target.unlink()
                     removed.append(target)
     if orphans:
+        # A pending copy lives for the seconds between a training's end and its save; one
+        # older than an hour was left by a killed run (a running one may be writing it now).
+        cutoff = time.time() - PENDING_MAX_AGE_S
         for pending in sorted(store.glob(f"{PENDING_PREFIX}*.weights.h5")):
-            pending.unlink()
-            removed.append(pending)
+            if pending.stat().st_mtime < cutoff:
+                pending.unlink()
+                removed.append(pending)
     if removed and wanted:
         from datacur.store import open_store
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +181,36 @@ def test_score_with_no_database_is_a_one_line_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "none.db: no results database" in result.stderr and "Traceback" not in result.output
+
+
+def test_report_shows_every_test_set_the_shift_mean_and_the_confusion_cells(
+    tmp_path: Path,
+) -> None:
+    from datacur.report import build_report
+
+    db = tmp_path / "r.db"
+    confusion = [[5 if i == j else 0 for j in range(10)] for i in range(10)]
+    confusion[3][5] = 2  # two iv read as vi
+    for seed in (0, 1):
+        scores = [
+            replace(_score("dev-test", 0.9), confusion=confusion),
+            replace(
+                _score("shift-thin", 0.6, exact=1, near=2),
+                predictions=[("gone/iv_1.png", "iv", "vi"), ("gone/x.png", "x", "x")],
+            ),
+            _score("shift-blur", 0.5),
+        ]
+        run = fake_run(
+            "best", seed, 0.9, test_name="dev-test", test_hash="hash-dev-test", scores=scores
+        )
+        save_run(run, db)
+    result = build_report("best", out_dir=tmp_path / "report", db_path=db, cwd=tmp_path)
+    page = result.html.read_text(encoding="utf-8")
+    assert "<h2>Test sets</h2>" in page
+    for name in ("dev-test", "shift-thin", "shift-blur"):
+        assert f"<td>{name}</td>" in page
+    assert "<b>Shift mean</b> over 2 shift-* test set(s): <b>0.5500</b>" in page
+    assert "1 exact + 2 near: LEAKY" in page and "<td>0.5000</td>" in page  # w/o twins
+    # class balance of the dev-test set from its confusion rows: 7 iv, 5 of the others
+    assert "<td>dev-test</td><td>5</td><td>5</td><td>5</td><td>7</td>" in page
+    assert "What the model confuses" in page

@@ -614,7 +614,11 @@ def compare_variants(
         runs = context_runs[ref.variant_hash]
         leaky = [run for run in runs if run.leaky]
         if leaky:
-            without = _mean(run.accuracy_without_twins for run in leaky)
+            without = _mean(
+                run.accuracy_without_twins
+                for run in leaky
+                if run.accuracy_without_twins is not None
+            )
             notes.append(
                 f"LEAKY: {leaky[-1].test_name} shares {leaky[-1].twins_exact} exact and "
                 f"{leaky[-1].twins_near} near twin(s) with {ref.variant}'s train/val; its "

@@ -701,14 +701,12 @@ def evaluate_variant(
                 keep_path=keep_path,
             )
 
+    folders: list[Path | None] = list(test_dirs) or [None]
+    hashes: list[str | None] = list(test_hashes) or [None]
     scores = [
         make_test_score(scored, test_dir=folder, test_hash=test_hash, twins=pairs)
         for scored, folder, test_hash, pairs in zip(
-            trained.scored,
-            test_dirs or [None],
-            test_hashes or [None],
-            twins or [None],
-            strict=True,
+            trained.scored, folders, hashes, twins or [None], strict=True
         )
     ]
     first = scores[0]

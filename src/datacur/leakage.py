@@ -52,10 +52,10 @@ class TwinPair:
 
 def fingerprint(paths: Sequence[Path | str]) -> Fingerprints:
     """SHA-256 and ink pHash of every file, in the order given."""
-    paths = [str(path) for path in paths]
+    names = [str(path) for path in paths]
     return Fingerprints(
-        paths=paths,
-        sha256=[sha256_file(Path(path)) for path in paths],
+        paths=names,
+        sha256=[sha256_file(Path(path)) for path in names],
         phash=ink_phashes([Path(path) for path in paths]),
     )
 

@@ -107,7 +107,7 @@ def score_runs(
     test_hashes = [compute_content_hash(group) for group in groups]
     test_prints = [fingerprint([image.path for image in group]) for group in groups]
 
-    records = {}
+    records: dict[int, Any] = {}
     for run in load_runs(db_path, run_ids=list(run_ids)):
         records.setdefault(run.id, run)
     missing = [str(i) for i in run_ids if i not in records]

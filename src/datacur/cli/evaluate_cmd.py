@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from datacur.cli._common import DbOption, JsonOption, err_console, out_console
-from datacur.errors import EvaluationError
+from datacur.errors import EvaluationError, StoreError
 from datacur.labels import CLASSES
 
 
@@ -213,6 +213,13 @@ def evaluate(
         prepare_store(db_path)  # a foreign or read-only database fails now, not after training
         if not no_keep:
             keep_dir = model_store_dir(db_path)
+            try:
+                keep_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(
+                    f"{keep_dir}: cannot create the model store ({err.strerror}). Make the "
+                    "folder writable, or pass --no-keep."
+                ) from err
     seed_list = list(range(seed, seed + seeds))
 
     progress = Progress(

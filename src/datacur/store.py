@@ -438,13 +438,27 @@ def _keep_files(result: Any, db_path: Path, run_id: int) -> None:
 def save_scores(
     run_id: int, scores: Sequence[Any], db_path: Path | None = None, *, source: str = "score"
 ) -> list[int]:
-    """Add test-set scores of an existing run (``datacur score``); return their row ids."""
+    """Add test-set scores of an existing run (``datacur score``); return their row ids.
+
+    A run has one row per test set content: a test set it was already scored on keeps its
+    row (a stored checkpoint reproduces it bit for bit), so scoring twice never counts a
+    training twice in the leaderboard or a comparison.
+    """
     db_path = _resolve(db_path)
     rows = [_score_row(score, source=source) for score in scores]
     with open_store(db_path) as connection:
         try:
             connection.execute("BEGIN IMMEDIATE")
-            ids = [_insert(connection, "run_tests", {"run_id": run_id, **row}) for row in rows]
+            ids = []
+            for row in rows:
+                existing = connection.execute(
+                    "SELECT id FROM run_tests WHERE run_id = ? AND test_hash IS ?",
+                    (run_id, row["test_hash"]),
+                ).fetchone()
+                if existing is not None:
+                    ids.append(int(existing[0]))
+                else:
+                    ids.append(_insert(connection, "run_tests", {"run_id": run_id, **row}))
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:

@@ -113,7 +113,9 @@ def score(
     out_console.print(table)
     if not no_store:
         err_console.print(
-            f"Stored {sum(len(r.scores) for r in results)} score(s) in {db_path}", highlight=False
+            f"Stored {sum(len(r.scores) for r in results)} score(s) in {db_path} (a run keeps "
+            "its row for a test set it was already scored on)",
+            highlight=False,
         )
 
 

@@ -121,7 +121,9 @@ def test_compare_variants_from_store(tmp_path: Path) -> None:
     assert diff_clean.significant and diff_clean.diff == pytest.approx(0.0833, abs=1e-4)
     assert diff_noisy.shared_seeds == (0, 1, 2)
     assert diff_clean.per_class["x"] == pytest.approx(0.0833, abs=1e-4)
-    assert comparison.notes == []
+    # fake runs carry no twin counts: said once, for all three (issue 27 leakage guard)
+    (note,) = comparison.notes
+    assert "never counted for raw, clean, noisy" in note
 
 
 def test_repeated_seed_is_averaged(tmp_path: Path) -> None:

@@ -90,7 +90,8 @@ def test_variant_report_writes_plots_and_page(
     # 2 iv images wrong in 3/3 runs, plus the missing file left out with a note
     assert page.count("wrong in 3/3") == 3 - 1
     assert "1 misclassified image(s) were not found on disk" in page
-    assert page.count("<img") == 5 + 2
+    # 5 plots, the 2 found images of the gallery, and each again in its confusion cell
+    assert page.count("<img") == 5 + 2 + 2
     assert not (tmp_path / "rep.partial").exists()
 
 

@@ -384,3 +384,24 @@ def test_recipes_are_built_with_mix(
     # rebuild=True replaces the cached folders with identical content
     rebuilt = prepare_targets([recipe], vary=vary, cache_dir=cache, rebuild=True)
     assert [t.variant_hash for t in rebuilt] == [t.variant_hash for t in targets]
+
+
+@pytest.mark.slow
+def test_one_training_per_pair_scores_every_test_set_and_resumes(
+    tmp_path: Path, two_variants: tuple[Path, Path, Path], make_image_folder
+) -> None:
+    """Issue 20: several --test folders, one training; the pair is done once all are stored."""
+    a, _b, test = two_variants
+    shift = make_image_folder(tmp_path / "shift-blur", n=1, seed=11)
+    db = tmp_path / "r.db"
+    targets = prepare_targets([a])
+    first = run_sweep(
+        targets, [0], epochs=1, test_dir=[test, shift], db_path=db, jobs=1, model="small-cnn"
+    )
+    assert len(first.finished) == 1 and first.test_name == "dev-test"
+    runs = load_runs(db)
+    assert [(run.id, run.test_name) for run in runs] == [(1, "dev-test"), (1, "shift-blur")]
+    again = run_sweep(
+        targets, [0], epochs=1, test_dir=[test, shift], db_path=db, jobs=1, model="small-cnn"
+    )
+    assert again.skipped == [(0, 0)] and not again.finished

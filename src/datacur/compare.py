@@ -24,14 +24,18 @@ from datacur.store import StoredRun, load_runs
 __all__ = [
     "MAX_SEEDS_ESTIMATE",
     "MIN_HASH_PREFIX",
+    "SHIFT_PREFIX",
     "AcrossModels",
     "Comparison",
     "Difference",
     "ModelDifference",
+    "TestSetRow",
+    "TestSetTable",
     "VariantRef",
     "VariantStats",
     "assess_difference",
     "compare_across_models",
+    "compare_test_sets",
     "compare_variants",
     "estimate_seeds_needed",
     "pair_scores",
@@ -42,6 +46,10 @@ __all__ = [
 
 MIN_HASH_PREFIX = 4
 """Shortest variant-hash prefix accepted as a variant name."""
+
+SHIFT_PREFIX = "shift-"
+"""Test sets whose folder name starts with this form the shift suite (issue 20): the
+**shift mean** is the mean over them."""
 
 MAX_SEEDS_ESTIMATE = 100_000
 """Above this many seeds the estimate is reported as "more than" (the gap is negligible)."""
@@ -602,6 +610,33 @@ def compare_variants(
         differences.append(replace(difference, per_class=per_class))
 
     notes: list[str] = []
+    for ref in refs:
+        runs = context_runs[ref.variant_hash]
+        leaky = [run for run in runs if run.leaky]
+        if leaky:
+            without = _mean(
+                run.accuracy_without_twins
+                for run in leaky
+                if run.accuracy_without_twins is not None
+            )
+            notes.append(
+                f"LEAKY: {leaky[-1].test_name} shares {leaky[-1].twins_exact} exact and "
+                f"{leaky[-1].twins_near} near twin(s) with {ref.variant}'s train/val; its "
+                f"accuracy without them is {without:.4f} (see `datacur check {ref.spec} "
+                "--against TEST`)."
+            )
+    unchecked = [
+        ref.variant
+        for ref in refs
+        if test_hash is not None
+        and not any(run.twins_checked for run in context_runs[ref.variant_hash])
+    ]
+    if unchecked:
+        notes.append(
+            f"Twins between the test set and train/val were never counted for "
+            f"{', '.join(unchecked)} (runs stored before the leakage guard); re-score them "
+            "with `datacur score VARIANT --test DIR` to know whether the test set leaks."
+        )
     if test_hash is None:
         notes.append(
             "Scored on val: the checkpoint was chosen on val, so these accuracies are "
@@ -621,6 +656,158 @@ def compare_variants(
         power=power,
         variants=variants,
         differences=differences,
+        notes=notes,
+    )
+
+
+# --------------------------------------------------------------------------- test sets
+
+
+@dataclass(frozen=True)
+class TestSetRow:
+    """One test set across the compared variants (mean over each variant's seeds)."""
+
+    __test__ = False  # a result type, not a pytest test class
+
+    test_name: str | None
+    test_hash: str | None
+    means: tuple[float, ...]  # per variant, in the order given
+    sds: tuple[float, ...]
+    seeds: tuple[int, ...]  # runs per variant
+    twins: tuple[str, ...]  # "0", "2+1" (exact+near: leaky), "?" (never checked)
+    without_twins: tuple[float | None, ...]  # mean accuracy without the twins (leaky only)
+
+    @property
+    def is_shift(self) -> bool:
+        return (self.test_name or "").startswith(SHIFT_PREFIX)
+
+
+@dataclass(frozen=True)
+class TestSetTable:
+    """Every test set the variants were all scored on, under one model and schedule."""
+
+    __test__ = False  # a result type, not a pytest test class
+
+    variants: list[VariantRef]
+    model: str
+    epochs: int
+    rows: list[TestSetRow]
+    shift_mean: tuple[float, ...] | None  # per variant; None without shift-* test sets
+    shift_tests: list[str]
+    notes: list[str]
+
+
+def _twins_label(runs: Sequence[StoredRun]) -> str:
+    latest = runs[-1]
+    if latest.test_hash is None:
+        return "—"
+    if not latest.twins_checked:
+        return "?"
+    if not latest.leaky:
+        return "0"
+    return f"{latest.twins_exact}+{latest.twins_near}"
+
+
+def compare_test_sets(
+    specs: Sequence[str],
+    *,
+    db_path: Path | None = None,
+    epochs: int | None = None,
+    model: str | None = None,
+    cwd: Path | None = None,
+) -> TestSetTable:
+    """Each variant on every test set they all share (one row per test set) and the shift
+    mean: the mean over the test sets named ``shift-*`` (issue 20).
+
+    Runs of one training scored on several test sets (``evaluate --test A --test B``,
+    ``datacur score``) fill several rows. The model and schedule are the ones all variants
+    share (``model``/``epochs`` choose when there are several).
+
+    Raises:
+        VariantError, StoreError: as for :func:`compare_variants`.
+    """
+    if not specs:
+        raise VariantError("Name at least one variant (folder, name or hash prefix).")
+    all_runs = [run for run in load_runs(db_path, model=model) if run.test_hash is not None]
+    if epochs is not None:
+        all_runs = [run for run in all_runs if run.epochs == epochs]
+    if not all_runs:
+        raise StoreError(
+            f"{db_path or 'results database'}: no runs on a test set match (epochs={epochs}, "
+            f"model={model}). Score variants with `datacur evaluate --test`."
+        )
+    refs = resolve_variants(specs, all_runs, cwd=cwd)
+    schedules = [
+        {(run.model, run.epochs) for run in all_runs if run.variant_hash == ref.variant_hash}
+        for ref in refs
+    ]
+    common = set.intersection(*schedules)
+    if len(common) != 1:
+        listed = ", ".join(f"{m}/{e} epochs" for m, e in sorted(common)) or "none"
+        raise StoreError(
+            f"The variants share {len(common)} model/schedule(s) on test sets ({listed}). "
+            "Choose one with --model and --epochs, or score them alike."
+        )
+    ((model_name, n_epochs),) = common
+    runs = [run for run in all_runs if (run.model, run.epochs) == (model_name, n_epochs)]
+    tests: dict[str, str | None] = {}
+    for run in runs:
+        tests.setdefault(run.test_hash or "", run.test_name)
+    rows: list[TestSetRow] = []
+    notes: list[str] = []
+    for test_hash, test_name in tests.items():
+        per_variant = [
+            [
+                run
+                for run in runs
+                if run.variant_hash == ref.variant_hash and run.test_hash == test_hash
+            ]
+            for ref in refs
+        ]
+        if not all(per_variant):
+            missing = [
+                ref.variant for ref, group in zip(refs, per_variant, strict=True) if not group
+            ]
+            notes.append(
+                f"{test_name}: not scored for {', '.join(missing)} (score it with `datacur "
+                f"score VARIANT --test {test_name}`); left out."
+            )
+            continue
+        stats_ = []
+        for group in per_variant:
+            by_seed = scores_by_seed(group)
+            mean, sd, _low, _high = summarize_scores(list(by_seed.values()))
+            stats_.append((mean, sd, len(by_seed)))
+        rows.append(
+            TestSetRow(
+                test_name=test_name,
+                test_hash=test_hash,
+                means=tuple(m for m, _, _ in stats_),
+                sds=tuple(sd for _, sd, _ in stats_),
+                seeds=tuple(n for _, _, n in stats_),
+                twins=tuple(_twins_label(group) for group in per_variant),
+                without_twins=tuple(
+                    _mean(run.accuracy_without_twins for run in group if run.leaky)
+                    if any(run.leaky for run in group)
+                    else None
+                    for group in per_variant
+                ),
+            )
+        )
+    rows.sort(key=lambda row: (row.is_shift, row.test_name or ""))
+    shift_rows = [row for row in rows if row.is_shift]
+    shift_mean = (
+        tuple(_mean(row.means[i] for row in shift_rows) for i in range(len(refs)))
+        if shift_rows
+        else None
+    )
+    return TestSetTable(
+        variants=list(refs),
+        model=model_name,
+        epochs=n_epochs,
+        rows=rows,
+        shift_mean=shift_mean,
+        shift_tests=[row.test_name or "" for row in shift_rows],
         notes=notes,
     )
 

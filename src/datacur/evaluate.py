@@ -39,7 +39,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ __all__ = [
     "LOADER_SEED",
     "EpochLog",
     "RunResult",
+    "TestScore",
     "configure_threads",
     "evaluate_seeds",
     "evaluate_variant",
@@ -105,6 +106,35 @@ class EpochLog:
 
 
 @dataclass
+class TestScore:
+    """One trained model scored on one test set (or on val when the run had none)."""
+
+    __test__ = False  # a result type, not a pytest test class
+
+    test_name: str | None
+    test_hash: str | None
+    test_accuracy: float | None
+    test_loss: float | None
+    scored_on: str  # "test" or "val"
+    per_class_accuracy: dict[str, float]
+    confusion: list[list[int]]
+    predictions: list[tuple[str, str, str]]
+    probabilities: Any = None  # float32 (N, 10) softmax of the logits; not in to_dict
+    n_images: int = 0
+    twins_exact: int | None = None  # test images byte-identical to a train/val image
+    twins_near: int | None = None  # test images with only an ink-pHash twin there
+    accuracy_without_twins: float | None = None
+    twin_pairs: list[tuple[str, str, str, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (without the probability array)."""
+        values = {k: v for k, v in self.__dict__.items() if k != "probabilities"}
+        values["predictions"] = [list(p) for p in self.predictions]
+        values["twin_pairs"] = [list(p) for p in self.twin_pairs]
+        return values
+
+
+@dataclass
 class RunResult:
     """One training run of the fixed model on a variant, with everything the store keeps."""
 
@@ -130,10 +160,20 @@ class RunResult:
     counts: dict[str, int]
     predictions: list[tuple[str, str, str]] = field(default_factory=list)
     """(path, true label, predicted label) for every scored image."""
+    scores: list[TestScore] = field(default_factory=list)
+    """Every test set scored from this training, in ``--test`` order; the flat test fields
+    above repeat the first one (what a single ``--test`` always reported)."""
+    checkpoint: str | None = None
+    """A copy of the best-val weights kept for the model store (``keep_dir``), if any."""
+    fingerprints: Any = None
+    """The variant's :class:`datacur.leakage.Fingerprints` (for the store; not in to_dict)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return asdict(self)
+        values = asdict(replace(self, scores=[], fingerprints=None))
+        values.pop("fingerprints")
+        values["scores"] = [score.to_dict() for score in self.scores]
+        return values
 
 
 # --------------------------------------------------------------------------- helpers
@@ -267,27 +307,43 @@ def _best_epoch(val_accuracy: Sequence[float]) -> int:
 
 
 @dataclass
+class _Scored:
+    """Predictions of the best checkpoint on one folder (a test set, or val)."""
+
+    paths: list[str]
+    true_idx: np.ndarray
+    logits: np.ndarray
+    loss: float | None
+    accuracy: float | None
+
+
+@dataclass
 class _Trained:
     history: dict[str, list[float]]
     val_loss: float
     val_accuracy: float
-    scored_paths: list[str]
-    true_idx: np.ndarray
-    logits: np.ndarray
-    test_loss: float | None
-    test_accuracy: float | None
+    scored: list[_Scored]  # one per test set; [val] when there is none
     timings: dict[str, float]
+
+
+def _keep(workdir: Path, keep_path: Path | None) -> None:
+    """Copy the reloaded best checkpoint out of the temporary folder before it goes."""
+    if keep_path is not None:
+        from datacur.modelstore import copy_checkpoint
+
+        copy_checkpoint(workdir / "best_model.weights.h5", keep_path)
 
 
 def _train_exact(
     variant_dir: Path,
-    test_dir: Path | None,
+    test_dirs: Sequence[Path],
     *,
     seed: int,
     epochs: int,
     workdir: Path,
     callbacks: list[Any],
     model_name: str = DEFAULT_MODEL,
+    keep_path: Path | None = None,
 ) -> _Trained:
     """The straight port of the 2021 script (Keras 3 spelling), decoding from disk."""
     import keras
@@ -296,27 +352,34 @@ def _train_exact(
     keras.utils.set_random_seed(seed)
     train = _loader(variant_dir / "train", shuffle=True)
     valid = _loader(variant_dir / "val", shuffle=True)
-    test = _loader(test_dir, shuffle=False) if test_dir is not None else None
+    tests = [_loader(test_dir, shuffle=False) for test_dir in test_dirs]
 
     model = compile_fixed_model(build_model(model_name))
     model.evaluate(valid, verbose=0)  # the script scores the untrained model first
     history, train_seconds = _fit_best(model, train, valid, epochs, workdir, callbacks)
+    _keep(workdir, keep_path)
     val_loss, val_acc = model.evaluate(valid, verbose=0)
-    scored = test if test is not None else _loader(variant_dir / "val", shuffle=False)
-    test_loss = test_acc = None
-    if test is not None:
-        test_loss, test_acc = model.evaluate(test, verbose=0)
-    logits = model.predict(scored, verbose=0)
-    true_idx = np.concatenate([np.argmax(y.numpy(), axis=1) for _, y in scored])
+    scored = []
+    for test in tests or [_loader(variant_dir / "val", shuffle=False)]:
+        test_loss = test_acc = None
+        if tests:
+            test_loss, test_acc = model.evaluate(test, verbose=0)
+        logits = model.predict(test, verbose=0)
+        true_idx = np.concatenate([np.argmax(y.numpy(), axis=1) for _, y in test])
+        scored.append(
+            _Scored(
+                paths=list(test.file_paths),
+                true_idx=true_idx,
+                logits=np.asarray(logits),
+                loss=None if test_loss is None else float(test_loss),
+                accuracy=None if test_acc is None else float(test_acc),
+            )
+        )
     return _Trained(
         history=_curves(history.history),
         val_loss=float(val_loss),
         val_accuracy=float(val_acc),
-        scored_paths=list(scored.file_paths),
-        true_idx=true_idx,
-        logits=np.asarray(logits),
-        test_loss=None if test_loss is None else float(test_loss),
-        test_accuracy=None if test_acc is None else float(test_acc),
+        scored=scored,
         timings={
             "decode_s": 0.0,
             "train_s": train_seconds,
@@ -333,9 +396,36 @@ def _labels_from_paths(paths: Sequence[str], root: Path) -> np.ndarray:
     )
 
 
+def decode_folder(test_dir: Path) -> tuple[list[str], np.ndarray]:
+    """The loader's file order of a ``<class>/`` folder and its decoded images."""
+    from datacur.decode import decode_images
+
+    paths = list(_loader(test_dir, shuffle=False).file_paths)
+    return paths, decode_images(paths)
+
+
+def predict_folder(
+    model: Any, test_dir: Path, decoded: tuple[list[str], np.ndarray] | None = None
+) -> _Scored:
+    """Score a compiled model on a ``<class>/`` folder as the fast path does.
+
+    The same decoding (:mod:`datacur.decode`), batches of ``VAL_BATCH`` and ops as the
+    in-training prediction, so a stored checkpoint reproduces it bit for bit.
+    """
+    import tensorflow as tf
+
+    paths, test_x = decoded if decoded is not None else decode_folder(test_dir)
+    true_idx = _labels_from_paths(paths, test_dir)
+    test_y = np.eye(len(CLASSES), dtype=np.float32)[true_idx]
+    test_ds = tf.data.Dataset.from_tensor_slices((test_x, test_y)).batch(VAL_BATCH)
+    test_loss, test_acc = model.evaluate(test_ds, verbose=0)
+    logits = model.predict(test_ds, verbose=0)
+    return _Scored(paths, true_idx, np.asarray(logits), float(test_loss), float(test_acc))
+
+
 def _train_fast(
     variant_dir: Path,
-    test_dir: Path | None,
+    test_dirs: Sequence[Path],
     *,
     seed: int,
     epochs: int,
@@ -344,6 +434,7 @@ def _train_fast(
     jit_compile: bool,
     steps_per_execution: int,
     model_name: str = DEFAULT_MODEL,
+    keep_path: Path | None = None,
 ) -> _Trained:
     """Same procedure as :func:`_train_exact`, with decoded arrays and compiled steps."""
     import keras
@@ -356,11 +447,10 @@ def _train_fast(
     # The loader's own file order (its NumPy shuffle with seed 123); no decoding happens here.
     train_paths = list(_loader(variant_dir / "train", shuffle=True).file_paths)
     val_paths = list(_loader(variant_dir / "val", shuffle=False).file_paths)
-    test_paths = list(_loader(test_dir, shuffle=False).file_paths) if test_dir else []
 
     train_x = decode_images(train_paths)
     val_x = decode_images(val_paths)
-    test_x = decode_images(test_paths) if test_paths else None
+    decoded_tests = [decode_folder(Path(test_dir)) for test_dir in test_dirs]
     decode_seconds = time.perf_counter() - started
 
     n_classes = len(CLASSES)
@@ -393,34 +483,74 @@ def _train_fast(
         build_model(model_name), jit_compile=jit_compile, steps_per_execution=steps_per_execution
     )
     history, train_seconds = _fit_best(model, train, valid, epochs, workdir, callbacks)
+    _keep(workdir, keep_path)
     val_loss, val_acc = model.evaluate(valid, verbose=0)
 
-    test_loss = test_acc = None
-    if test_x is not None and test_dir is not None:
-        scored_paths = test_paths
-        true_idx = _labels_from_paths(test_paths, test_dir)
-        test_y = np.eye(n_classes, dtype=np.float32)[true_idx]
-        test_ds = tf.data.Dataset.from_tensor_slices((test_x, test_y)).batch(VAL_BATCH)
-        test_loss, test_acc = model.evaluate(test_ds, verbose=0)
-        logits = model.predict(test_ds, verbose=0)
+    if test_dirs:
+        scored = [
+            predict_folder(model, Path(test_dir), decoded)
+            for test_dir, decoded in zip(test_dirs, decoded_tests, strict=True)
+        ]
     else:
-        scored_paths, true_idx = val_paths, val_true
         logits = model.predict(valid, verbose=0)
+        scored = [_Scored(val_paths, val_true, np.asarray(logits), None, None)]
     return _Trained(
         history=_curves(history.history),
         val_loss=float(val_loss),
         val_accuracy=float(val_acc),
-        scored_paths=scored_paths,
-        true_idx=true_idx,
-        logits=np.asarray(logits),
-        test_loss=None if test_loss is None else float(test_loss),
-        test_accuracy=None if test_acc is None else float(test_acc),
+        scored=scored,
         timings={
             "decode_s": decode_seconds,
             "train_s": train_seconds,
             "total_s": time.perf_counter() - started,
         },
     )
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float32 (the probabilities stored per image)."""
+    logits = np.asarray(logits, dtype=np.float32)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def make_test_score(
+    scored: _Scored,
+    *,
+    test_dir: Path | None,
+    test_hash: str | None,
+    twins: Sequence[Any] | None = None,
+) -> TestScore:
+    """A :class:`TestScore` from one folder's predictions (and its twins, when checked)."""
+    from datacur.leakage import accuracy_without
+
+    pred_idx = np.argmax(scored.logits, axis=1)
+    per_class, confusion = _per_class_and_confusion(scored.true_idx, pred_idx)
+    score = TestScore(
+        test_name=Path(test_dir).resolve().name if test_dir is not None else None,
+        test_hash=test_hash,
+        test_accuracy=scored.accuracy,
+        test_loss=scored.loss,
+        scored_on="test" if test_dir is not None else "val",
+        per_class_accuracy=per_class,
+        confusion=confusion,
+        predictions=[
+            (os.fspath(path), CLASSES[int(t)], CLASSES[int(p)])
+            for path, t, p in zip(scored.paths, scored.true_idx, pred_idx, strict=True)
+        ],
+        probabilities=softmax(scored.logits),
+        n_images=len(scored.paths),
+    )
+    if twins is not None:
+        score.twins_exact = sum(1 for pair in twins if pair.kind == "exact")
+        score.twins_near = sum(1 for pair in twins if pair.kind == "near")
+        score.accuracy_without_twins = accuracy_without(
+            scored.paths, scored.true_idx, pred_idx, twins
+        )
+        score.twin_pairs = [
+            (pair.test_path, pair.variant_path, pair.kind, pair.distance) for pair in twins
+        ]
+    return score
 
 
 # --------------------------------------------------------------------------- public API
@@ -447,10 +577,18 @@ def configure_threads(cores: int | None) -> None:
         pass
 
 
+def _as_test_dirs(test_dir: Path | Sequence[Path] | None) -> list[Path]:
+    if test_dir is None:
+        return []
+    if isinstance(test_dir, (str, os.PathLike)):
+        return [Path(test_dir)]
+    return [Path(folder) for folder in test_dir]
+
+
 def evaluate_variant(
     variant_dir: Path,
     *,
-    test_dir: Path | None = None,
+    test_dir: Path | Sequence[Path] | None = None,
     seed: int = 0,
     epochs: int = 100,
     exact: bool = False,
@@ -459,13 +597,17 @@ def evaluate_variant(
     progress: ProgressCallback | None = None,
     variant_name: str | None = None,
     model: str = DEFAULT_MODEL,
+    keep_dir: Path | None = None,
+    check_twins: bool = True,
 ) -> RunResult:
     """Train the fixed model on a variant and score it, as the competition script does.
 
     Args:
         variant_dir: folder with ``train/<class>/`` and ``val/<class>/``.
         test_dir: optional folder of ``<class>/`` images to score the best checkpoint on
-            (the label book, ``datasets/dev-test``, ...). Without it only val is scored.
+            (the label book, ``datasets/dev-test``, ...), or a list of such folders: one
+            training, every test set scored from the same checkpoint. Without it only val
+            is scored.
         seed: names the run: ``keras.utils.set_random_seed(seed)`` fixes the initial weights
             and the per-epoch shuffles.
         epochs: training epochs (the competition used 100).
@@ -476,9 +618,13 @@ def evaluate_variant(
         variant_name: name recorded for the variant (default: the folder name).
         model: registry name of the model (``datacur.model.MODELS``); ``fixed`` is the
             competition's. Every model gets the same data, optimiser and checkpoint rule.
+        keep_dir: copy the best-val weights into this folder (``result.checkpoint``) for
+            the model store; :func:`datacur.store.save_run` files it under the run id.
+        check_twins: count exact and near twins between the variant and each test set
+            (:mod:`datacur.leakage`) before training.
 
     Returns:
-        A :class:`RunResult`.
+        A :class:`RunResult`; ``result.scores`` holds one :class:`TestScore` per test set.
 
     Raises:
         VariantError: the variant or test folder is not usable (layout, empty class).
@@ -491,6 +637,7 @@ def evaluate_variant(
         ... )
     """
     variant_dir = Path(variant_dir)
+    test_dirs = _as_test_dirs(test_dir)
     if epochs < 1:
         raise EvaluationError(f"epochs must be >= 1 (received {epochs}).")
     if model not in MODELS:
@@ -499,27 +646,51 @@ def evaluate_variant(
         )
     images = list_variant_images(variant_dir)
     require_under_cap(measure_cap(variant_dir))
-    test_images = list_folder_images(Path(test_dir)) if test_dir is not None else []
-    require_readable([*images, *test_images])  # fail before training, not mid-epoch
+    test_images = [list_folder_images(folder) for folder in test_dirs]
+    require_readable([*images, *(image for group in test_images for image in group)])
     variant_hash = compute_content_hash(images)
-    test_hash = compute_content_hash(test_images) if test_dir is not None else None
+    test_hashes = [compute_content_hash(group) for group in test_images]
+    twins: list[Any] = [None] * len(test_dirs)
+    prints = None
+    if check_twins and (test_dirs or keep_dir is not None):
+        from datacur.leakage import find_twins, fingerprint
 
+        prints = None
+        if keep_dir is not None:  # the store keeps a variant's fingerprints once per content
+            from datacur.leakage import read_fingerprints
+            from datacur.modelstore import FINGERPRINTS_DIR
+
+            cached = Path(keep_dir) / FINGERPRINTS_DIR / f"{variant_hash[:16]}.csv.gz"
+            prints = read_fingerprints(cached) if cached.is_file() else None
+        if prints is None:
+            prints = fingerprint([image.path for image in images])
+        twins = [
+            find_twins(prints, fingerprint([image.path for image in group]))
+            for group in test_images
+        ]
+
+    keep_path = None
+    if keep_dir is not None:
+        from datacur.modelstore import pending_checkpoint_path
+
+        keep_path = pending_checkpoint_path(Path(keep_dir), variant_hash, seed)
     callbacks = [_EpochReporter.make(progress, seed, epochs)]
     with tempfile.TemporaryDirectory(prefix="datacur-eval-") as tmp:
         if exact:
             trained = _train_exact(
                 variant_dir,
-                test_dir,
+                test_dirs,
                 seed=seed,
                 epochs=epochs,
                 workdir=Path(tmp),
                 callbacks=callbacks,
                 model_name=model,
+                keep_path=keep_path,
             )
         else:
             trained = _train_fast(
                 variant_dir,
-                test_dir,
+                test_dirs,
                 seed=seed,
                 epochs=epochs,
                 workdir=Path(tmp),
@@ -527,22 +698,30 @@ def evaluate_variant(
                 jit_compile=jit_compile,
                 steps_per_execution=steps_per_execution,
                 model_name=model,
+                keep_path=keep_path,
             )
 
-    pred_idx = np.argmax(trained.logits, axis=1)
-    per_class, confusion = _per_class_and_confusion(trained.true_idx, pred_idx)
+    folders: list[Path | None] = list(test_dirs) or [None]
+    hashes: list[str | None] = list(test_hashes) or [None]
+    scores = [
+        make_test_score(scored, test_dir=folder, test_hash=test_hash, twins=pairs)
+        for scored, folder, test_hash, pairs in zip(
+            trained.scored, folders, hashes, twins or [None], strict=True
+        )
+    ]
+    first = scores[0]
     timings = dict(trained.timings)
     timings["per_epoch_s"] = timings["train_s"] / epochs
     counts = {
         "train": sum(1 for image in images if image.split == "train"),
         "val": sum(1 for image in images if image.split == "val"),
-        "test": len(test_images),
+        "test": len(test_images[0]) if test_images else 0,
     }
     return RunResult(
         variant=variant_name or variant_dir.resolve().name,
         variant_hash=variant_hash,
-        test_name=Path(test_dir).resolve().name if test_dir is not None else None,
-        test_hash=test_hash,
+        test_name=first.test_name,
+        test_hash=first.test_hash,
         seed=seed,
         epochs=epochs,
         path="exact" if exact else "fast",
@@ -550,19 +729,19 @@ def evaluate_variant(
         best_epoch=_best_epoch(trained.history["val_accuracy"]),
         val_accuracy=trained.val_accuracy,
         val_loss=trained.val_loss,
-        test_accuracy=trained.test_accuracy,
-        test_loss=trained.test_loss,
-        per_class_accuracy=per_class,
-        confusion=confusion,
-        scored_on="test" if test_dir is not None else "val",
+        test_accuracy=first.test_accuracy,
+        test_loss=first.test_loss,
+        per_class_accuracy=first.per_class_accuracy,
+        confusion=first.confusion,
+        scored_on=first.scored_on,
         curves=trained.history,
         timings=timings,
         versions=library_versions(),
         counts=counts,
-        predictions=[
-            (os.fspath(path), CLASSES[int(t)], CLASSES[int(p)])
-            for path, t, p in zip(trained.scored_paths, trained.true_idx, pred_idx, strict=True)
-        ],
+        predictions=list(first.predictions),
+        scores=scores,
+        checkpoint=None if keep_path is None else os.fspath(keep_path),
+        fingerprints=prints,
     )
 
 

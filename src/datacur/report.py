@@ -600,6 +600,183 @@ def _dataset_section(
     return "".join(parts), []
 
 
+def _test_sets_section(
+    all_runs: Sequence[StoredRun], shown: Sequence[StoredRun], variant_dir: Path | None
+) -> str:
+    """Every test set the variant was scored on (same model and schedule as the shown
+    runs): accuracy with its spread, twins, per-class accuracy and class balance, and the
+    shift mean over the ``shift-*`` test sets (issues 20 and 27)."""
+    from datacur.compare import SHIFT_PREFIX, summarize_scores
+
+    if not shown:
+        return ""
+    model, epochs = shown[0].model, shown[0].epochs
+    groups: dict[str | None, list[StoredRun]] = {}
+    for run in all_runs:
+        if run.model == model and run.epochs == epochs and run.test_hash is not None:
+            groups.setdefault(run.test_hash, []).append(run)
+    if not groups:
+        return ""
+    rows, per_class_rows, balance_rows = [], [], []
+    shift_means = []
+    for group in sorted(groups.values(), key=lambda g: (g[0].test_name or "").startswith(
+        SHIFT_PREFIX)):  # fmt: skip
+        by_seed: dict[int, float] = {}
+        for run in group:
+            by_seed.setdefault(run.seed, run.score)
+        mean, sd, _low, _high = summarize_scores(list(by_seed.values()))
+        latest = group[-1]
+        if not latest.twins_checked:
+            twins = "not checked"
+        elif latest.leaky:
+            twins = f"{latest.twins_exact} exact + {latest.twins_near} near: LEAKY"
+        else:
+            twins = "none"
+        without = [run.accuracy_without_twins for run in group if run.leaky]
+        name = latest.test_name or "?"
+        if name.startswith(SHIFT_PREFIX):
+            shift_means.append(mean)
+        rows.append(
+            (
+                name,
+                len(by_seed),
+                _fmt(mean),
+                _fmt(sd),
+                twins,
+                _fmt(float(np.mean([w for w in without if w is not None])))
+                if any(w is not None for w in without)
+                else "—",
+            )
+        )
+        per_class_rows.append(
+            (
+                name,
+                *(
+                    _fmt(
+                        float(np.nanmean([run.per_class.get(label, math.nan) for run in group]))
+                        if any(math.isfinite(run.per_class.get(label, math.nan)) for run in group)
+                        else math.nan,
+                        ".2f",
+                    )
+                    for label in CLASSES
+                ),
+            )
+        )
+        counts = np.asarray(latest.confusion, dtype=np.int64).sum(axis=1)
+        balance_rows.append((name, *counts.tolist(), int(counts.sum())))
+    if variant_dir is not None:
+        split_counts, _sizes = _variant_facts(variant_dir)
+        for split in ("val", "train"):
+            if split in split_counts:
+                row = [split_counts[split][label] for label in CLASSES]
+                balance_rows.insert(0, (split, *row, sum(row)))
+    parts = [
+        "<h2>Test sets</h2>",
+        f"<p>Model <b>{_esc(model)}</b>, {epochs} epochs; each test set scored from the same "
+        "trainings (or by <code>datacur score</code> from their kept checkpoints). Twins: "
+        "test images with an exact or ink-pHash twin in the variant's train/val.</p>",
+        _table(("test set", "seeds", "mean acc", "sd", "twins", "acc w/o twins"), rows),
+    ]
+    if shift_means:
+        parts.append(
+            f"<p><b>Shift mean</b> over {len(shift_means)} shift-* test set(s): "
+            f"<b>{_fmt(float(np.mean(shift_means)))}</b></p>"
+        )
+    parts += [
+        "<h3>Per-class accuracy on each test set (mean over runs)</h3>",
+        _table(("test set", *CLASSES), per_class_rows),
+        "<h3>Class balance: train and val beside every test set</h3>",
+        _table(("set", *CLASSES, "total"), balance_rows),
+    ]
+    return "".join(parts)
+
+
+def _errors_section(
+    runs: Sequence[StoredRun], *, cwd: Path, db_path: Path | None, per_cell: int = 12
+) -> str:
+    """What the model confuses, and on which images: the confusion matrix with the diagonal
+    removed (counts summed over runs, and rates of the true class), then a gallery per
+    confusion cell (true x predicted), each image with the predicted probability when the
+    run's per-image predictions are stored, linked to its path (issue 27 D5)."""
+    from datacur.store import default_results_db
+
+    if not runs:
+        return ""
+    total = np.sum([np.asarray(run.confusion, dtype=np.int64) for run in runs], axis=0)
+    row_totals = total.sum(axis=1)
+    count_rows, rate_rows = [], []
+    for i, label in enumerate(CLASSES):
+        count_rows.append(
+            (label, *("·" if i == j else (total[i, j] or "") for j in range(len(CLASSES))))
+        )
+        rate_rows.append(
+            (
+                label,
+                *(
+                    "·"
+                    if i == j
+                    else (
+                        f"{total[i, j] / row_totals[i]:.0%}"
+                        if row_totals[i] and total[i, j]
+                        else ""
+                    )
+                    for j in range(len(CLASSES))
+                ),
+            )
+        )
+    probabilities: dict[tuple[int, str], float] = {}
+    store_db = Path(db_path) if db_path is not None else default_results_db()
+    for run in runs:
+        try:
+            from datacur.modelstore import read_predictions
+
+            rows, probs = read_predictions(store_db, run.id, run.test_hash)
+        except DatacurError:
+            continue
+        for (path, _true, predicted), row in zip(rows, probs, strict=True):
+            probabilities[(run.id, path)] = float(row[CLASSES.index(predicted)])
+    cells: dict[tuple[str, str], list[tuple[str, int, float | None]]] = {}
+    for run in runs:
+        for path, true, predicted in run.predictions:
+            if true != predicted:
+                cells.setdefault((true, predicted), []).append(
+                    (path, run.seed, probabilities.get((run.id, path)))
+                )
+    galleries = []
+    for (true, predicted), items in sorted(cells.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        by_path: dict[str, list[float | None]] = {}
+        for path, _seed, probability in items:
+            by_path.setdefault(path, []).append(probability)
+        figures = []
+        for path in sorted(by_path, key=lambda name: (-len(by_path[name]), name))[:per_cell]:
+            file = Path(path) if Path(path).is_absolute() else cwd / path
+            uri = _thumbnail_uri(file)
+            known = [value for value in by_path[path] if value is not None]
+            caption = f"in {len(by_path[path])}/{len(runs)} run(s)" + (
+                f", p({_esc(predicted)}) = {float(np.mean(known)):.2f}" if known else ""
+            )
+            image = f'<img src="{uri}" alt="{_esc(file.name)}">' if uri else _esc(file.name)
+            figures.append(
+                f'<figure><a href="{_esc(file.as_uri() if file.is_absolute() else path)}" '
+                f'title="{_esc(path)}">{image}</a><figcaption>{caption}</figcaption></figure>'
+            )
+        galleries.append(
+            f"<h3>true {_esc(true)} → predicted {_esc(predicted)}: {len(items)} time(s), "
+            f"{len(by_path)} image(s)</h3><div class='gallery'>{''.join(figures)}</div>"
+        )
+    return "".join(
+        (
+            f"<h2>What the model confuses on {_esc(runs[0].test_name or 'val')}</h2>",
+            "<p>Confusion without the diagonal, summed over runs (rows: true, columns: "
+            "predicted).</p>",
+            _table(("true \\ predicted", *CLASSES), count_rows),
+            "<p>The same as a share of each true class.</p>",
+            _table(("true \\ predicted", *CLASSES), rate_rows),
+            *galleries,
+        )
+    )
+
+
 def _model_sections(runs: Sequence[StoredRun], figures: dict[str, bytes]) -> str:
     scored_on = runs[0].scored_on
     total = np.sum([np.asarray(run.confusion, dtype=np.float64) for run in runs], axis=0)
@@ -707,6 +884,7 @@ def build_report(
         runs = [run for run in runs if run.epochs == epochs]
     if model is not None:
         runs = [run for run in runs if run.model == model]
+    scored_runs = list(runs)
     runs = _select_runs(runs, notes)
     if variant_dir is None:
         variant_dir = _find_variant_dir(name, variant_hash, cwd, runs)
@@ -721,6 +899,8 @@ def build_report(
     if runs:
         sections.append(_runs_section(runs))
         sections.append(_model_sections(runs, figures))
+        sections.append(_test_sets_section(scored_runs, runs, variant_dir))
+        sections.append(_errors_section(runs, cwd=cwd, db_path=db_path))
         gallery, gallery_notes = _gallery_section(runs, max_items=max_gallery, cwd=cwd)
         sections.append(gallery)
         notes.extend(gallery_notes)

@@ -351,21 +351,34 @@ def plan_pairs(
     epochs: int,
     test_hash: str | None,
     model: str = DEFAULT_MODEL,
+    test_hashes: Sequence[str | None] | None = None,
 ) -> tuple[list[tuple[int, int]], dict[tuple[int, int], tuple[int, float]]]:
     """Split the (target, seed) pairs into those still to run and those already stored.
 
     A pair is done when the database holds a run with the same variant content hash, seed,
-    epochs, test set content hash and model.
+    epochs, test set content hash and model; with several test sets (``test_hashes``), one
+    run scored on all of them.
 
     Returns:
         ``(todo, done)``: ``todo`` lists ``(target index, seed)`` in sweep order (seed-major,
         so an interrupted sweep has every variant at the same number of seeds); ``done``
         maps a pair to ``(run id, score)`` of the newest stored run.
     """
+    wanted = set(test_hashes) if test_hashes else {test_hash}
+    first_hash = next(iter(test_hashes)) if test_hashes else test_hash
     done: dict[tuple[int, int], tuple[int, float]] = {}
     for index, target in enumerate(targets):
-        for run in load_runs(db_path, variant_hash=target.variant_hash, model=model):
-            if run.epochs == epochs and run.test_hash == test_hash and run.seed in seeds:
+        rows = load_runs(db_path, variant_hash=target.variant_hash, model=model)
+        scored: dict[int, set[str | None]] = {}
+        for run in rows:
+            scored.setdefault(run.id, set()).add(run.test_hash)
+        for run in rows:
+            if (
+                run.epochs == epochs
+                and run.test_hash == first_hash
+                and run.seed in seeds
+                and wanted <= scored[run.id]
+            ):
                 done[(index, run.seed)] = (run.id, run.score)
     todo = [
         (index, seed)
@@ -641,13 +654,27 @@ def _run_ray(
                     if remote_test is not None and test_dir is not None:
                         # Point predictions at the driver's copy of the test set.
                         local = str(Path(test_dir))
+
+                        def relocate(
+                            rows: Any, remote_test: str = remote_test, local: str = local
+                        ) -> list[Any]:
+                            return [
+                                (local + row[0][len(remote_test) :], *row[1:])
+                                if row[0].startswith(remote_test)
+                                else tuple(row)
+                                for row in rows
+                            ]
+
                         result = replace(
                             result,
-                            predictions=[
-                                (local + path[len(remote_test) :], true, pred)
-                                if path.startswith(remote_test)
-                                else (path, true, pred)
-                                for path, true, pred in result.predictions
+                            predictions=relocate(result.predictions),
+                            scores=[
+                                replace(
+                                    score,
+                                    predictions=relocate(score.predictions),
+                                    twin_pairs=relocate(score.twin_pairs),
+                                )
+                                for score in result.scores
                             ],
                         )
                     on_result(pair, result)
@@ -669,7 +696,7 @@ def run_sweep(
     seeds: Sequence[int],
     *,
     epochs: int = 100,
-    test_dir: Path | None = None,
+    test_dir: Path | Sequence[Path] | None = None,
     db_path: Path | None = None,
     jobs: int | None = None,
     ray: bool = False,
@@ -690,7 +717,8 @@ def run_sweep(
         targets: from :func:`prepare_targets`.
         seeds: training seeds.
         epochs: training epochs per run (the competition: 100).
-        test_dir: folder of ``<class>/`` images to score on (e.g. ``datasets/dev-test``).
+        test_dir: folder of ``<class>/`` images to score on (e.g. ``datasets/dev-test``), or
+            a list of them: every test set is scored from each training (issue 20).
         db_path: results database (default: :func:`datacur.store.default_results_db`).
         jobs: local worker processes (default: one per core); 1 runs in this process. With
             Ray and no address, the number of CPUs of the local Ray.
@@ -714,7 +742,8 @@ def run_sweep(
         >>> targets = prepare_targets([Path("datasets/dcai-2021"), Path("datasets/clean")])
         >>> result = run_sweep(targets, [0, 1, 2], epochs=100, test_dir=Path("datasets/dev-test"))
     """
-    from datacur.store import default_results_db
+    from datacur.modelstore import model_store_dir
+    from datacur.store import default_results_db, prepare_store
     from datacur.variant import compute_content_hash, list_folder_images
 
     seeds = list(dict.fromkeys(seeds))
@@ -723,15 +752,33 @@ def run_sweep(
     if not seeds:
         raise EvaluationError("Give at least one seed (--seeds 3 runs seeds 0, 1, 2).")
     db_path = db_path or default_results_db()
-    test_hash = test_name = None
-    if test_dir is not None:
-        test_hash = compute_content_hash(list_folder_images(Path(test_dir)))
-        test_name = Path(test_dir).resolve().name
+    prepare_store(db_path)  # a foreign or read-only database fails now, not after training
+    test_dirs = (
+        []
+        if test_dir is None
+        else [Path(test_dir)]
+        if isinstance(test_dir, str | os.PathLike)
+        else [Path(folder) for folder in test_dir]
+    )
+    if ray and len(test_dirs) > 1:
+        raise EvaluationError(
+            "--ray scores one --test per sweep for now; run without --ray (local workers) "
+            "to score several test sets from each training."
+        )
+    test_hashes = [compute_content_hash(list_folder_images(folder)) for folder in test_dirs]
+    test_hash = test_hashes[0] if test_hashes else None
+    test_name = test_dirs[0].resolve().name if test_dirs else None
     result = SweepResult(list(targets), seeds, epochs, test_name, test_hash)
     emit = on_event or (lambda event: None)
 
     todo, done = plan_pairs(
-        targets, seeds, db_path=db_path, epochs=epochs, test_hash=test_hash, model=model
+        targets,
+        seeds,
+        db_path=db_path,
+        epochs=epochs,
+        test_hash=test_hash,
+        model=model,
+        test_hashes=test_hashes or None,
     )
     for (index, seed), (run_id, score) in sorted(done.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         result.skipped.append((index, seed))
@@ -762,7 +809,7 @@ def run_sweep(
 
     options: dict[str, Any] = {
         "epochs": epochs,
-        "test_dir": test_dir,
+        "test_dir": test_dirs[0] if len(test_dirs) == 1 else (test_dirs or None),
         "exact": exact,
         "jit_compile": jit_compile,
         "model": model,
@@ -772,7 +819,7 @@ def run_sweep(
             targets,
             todo,
             options,
-            test_dir=Path(test_dir) if test_dir is not None else None,
+            test_dir=test_dirs[0] if test_dirs else None,
             address=ray_address,
             jobs=jobs,
             emit=emit,
@@ -780,6 +827,7 @@ def run_sweep(
             on_failure=on_failure,
         )
     else:
+        options["keep_dir"] = model_store_dir(db_path)  # checkpoints for `datacur score`
         cores = os.cpu_count() or 1
         workers = max(1, min(jobs or cores, len(todo)))
         _run_local(

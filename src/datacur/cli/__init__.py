@@ -38,6 +38,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.synth_cmd",
     "datacur.cli.show_cmd",
     "datacur.cli.shift_cmd",
+    "datacur.cli.score_cmd",
+    "datacur.cli.runs_cmd",
 )
 
 
@@ -97,7 +99,7 @@ def _root(
         os.environ[FOLLOW_LINKS_ENV] = "1"
 
 
-TENSORFLOW_COMMANDS = frozenset({"evaluate", "models", "noise", "sweep"})
+TENSORFLOW_COMMANDS = frozenset({"evaluate", "models", "noise", "sweep", "score"})
 """Commands that train or build models: TensorFlow is imported quietly before they run."""
 
 

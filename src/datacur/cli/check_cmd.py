@@ -21,6 +21,14 @@ def check(
     show_all: Annotated[
         bool, typer.Option("--all", help=f"List every finding (default: first {MAX_ROWS}).")
     ] = False,
+    against: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--against",
+            help="Test folder of `<class>/` images: list its twins in VARIANT (exact or "
+            "ink-pHash near) instead of checking files; repeat it.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Validate VARIANT's layout and every file as the Keras loader will see it.
@@ -29,8 +37,14 @@ def check(
     up but cannot decode. Warnings (exit 0): non-image and hidden files, formats the loader
     skips, tiny images, RGBA/palette/16-bit modes, upper-case extensions, nested folders.
 
+    With --against TEST, list instead every TEST image that has a twin in VARIANT's train or
+    val (a leaky test set scores memory, not generalisation).
+
     Example: datacur check datasets/dcai-2021
     """
+    if against:
+        _print_twins(variant, against, as_json=as_json)
+        return
     from datacur.check import check_variant
 
     report = check_variant(variant)
@@ -82,6 +96,41 @@ def check(
             f"[bold red]Error:[/] {summary}. Fix the errors above.", highlight=False, soft_wrap=True
         )
         raise typer.Exit(code=1)
+
+
+def _print_twins(variant: Path, tests: list[Path], *, as_json: bool) -> None:
+    """Twin pairs between VARIANT (train + val) and each test folder (datacur.leakage)."""
+    from datacur.leakage import find_twins, fingerprint
+    from datacur.variant import list_folder_images, list_variant_images
+
+    variant_prints = fingerprint([image.path for image in list_variant_images(variant)])
+    found = {}
+    for test in tests:
+        test_prints = fingerprint([image.path for image in list_folder_images(test)])
+        found[test] = (len(test_prints.paths), find_twins(variant_prints, test_prints))
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {str(test): [asdict(pair) for pair in pairs] for test, (_, pairs) in found.items()},
+                separators=(",", ":"),
+            )
+        )
+        return
+    for test, (total, pairs) in found.items():
+        exact = sum(1 for pair in pairs if pair.kind == "exact")
+        table = Table(title=f"Twins of {test} in {variant}")
+        for column in ("test image", "twin in variant", "kind", "distance"):
+            table.add_column(column, overflow="fold")
+        for pair in pairs:
+            table.add_row(pair.test_path, pair.variant_path, pair.kind, str(pair.distance))
+        if pairs:
+            out_console.print(table)
+        err_console.print(
+            f"{test}: {exact} exact and {len(pairs) - exact} near twin(s) among {total} "
+            f"test images{' (leaky)' if pairs else ''}",
+            highlight=False,
+            markup=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -63,6 +63,12 @@ def compare(
     would be needed to detect the observed difference. Runs are compared only within one
     test set, model and schedule (use --test/--epochs when the variants share several).
 
+    Without --test, when the variants were scored on several test sets (`evaluate --test A
+    --test B`, `datacur score`), one row per test set is printed, plus the **shift mean**
+    over the test sets named `shift-*`; --test NAME then gives the paired comparison on one.
+    A score whose test set has twins in a variant's train/val is marked (exact+near count)
+    with its accuracy without the twins beside it.
+
     With --across-models A B, the comparison is made once per model (each on the longest
     schedule both variants share under it), and the verdict says whether B's gain over A
     has the same sign under every model and whether its size differs between models.
@@ -78,6 +84,19 @@ def compare(
             raise typer.BadParameter("--across-models uses every model; drop --model.")
         _print_across_models(variants, db_path, test, epochs, alpha, power, as_json)
         return
+    if test is None:
+        from datacur.compare import compare_test_sets
+        from datacur.errors import DatacurError
+
+        try:
+            table_of_tests = compare_test_sets(
+                variants, db_path=db_path, epochs=epochs, model=model
+            )
+        except DatacurError:
+            table_of_tests = None  # val-only runs, or no shared schedule: the paired path says why
+        if table_of_tests is not None and len(table_of_tests.rows) > 1:
+            _print_test_sets(table_of_tests, db_path, as_json)
+            return
     result = compare_variants(
         variants,
         db_path=db_path,
@@ -151,6 +170,56 @@ def compare(
         out_console.print(per_class)
         for difference in result.differences:
             out_console.print(f"• {difference.verdict}", highlight=False, markup=False)
+    for note in result.notes:
+        out_console.print(f"Note: {note}", highlight=False, markup=False)
+
+
+def _print_test_sets(result: object, db_path: Path, as_json: bool) -> None:
+    """One row per test set, a Δ against the first variant, and the shift mean."""
+    from datacur.compare import TestSetTable
+
+    assert isinstance(result, TestSetTable)
+    if as_json:
+        typer.echo(json.dumps(_json_safe(asdict(result)), separators=(",", ":")))
+        return
+    names = [ref.variant for ref in result.variants]
+    table = Table(
+        title=f"Accuracy per test set — model {result.model}, {result.epochs} epochs ({db_path})"
+    )
+    table.add_column("test set")
+    for index, name in enumerate(names):
+        table.add_column(f"{escape(name)} (seeds)", justify="right")
+        if index:
+            table.add_column(f"Δ vs {escape(names[0])}", justify="right")
+    table.add_column("twins (exact+near)", justify="right")
+    table.add_column("acc w/o twins", justify="right")
+    for row in result.rows:
+        cells = [escape(row.test_name or "?")]
+        for index in range(len(names)):
+            cell = f"{_fmt(row.means[index])} ± {_fmt(row.sds[index], '.3f')} ({row.seeds[index]})"
+            cells.append(cell)
+            if index:
+                cells.append(_fmt(row.means[index] - row.means[0], "+.4f"))
+        leaky = any(label not in ("0", "?", "—") for label in row.twins)
+        cells.append(" / ".join(row.twins) + (" LEAKY" if leaky else ""))
+        cells.append(" / ".join(_fmt(value) for value in row.without_twins) if leaky else "—")
+        table.add_row(*cells)
+    if result.shift_mean is not None:
+        table.add_section()
+        cells = [f"shift mean ({len(result.shift_tests)})"]
+        for index in range(len(names)):
+            cells.append(_fmt(result.shift_mean[index]))
+            if index:
+                cells.append(_fmt(result.shift_mean[index] - result.shift_mean[0], "+.4f"))
+        cells += ["", ""]
+        table.add_row(*cells)
+    out_console.print(table)
+    out_console.print(
+        "Note: give --test NAME for the paired comparison (intervals, p, seeds needed) on one "
+        "test set.",
+        highlight=False,
+        markup=False,
+    )
     for note in result.notes:
         out_console.print(f"Note: {note}", highlight=False, markup=False)
 

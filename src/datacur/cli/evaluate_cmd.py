@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from datacur.cli._common import DbOption, JsonOption, check_seed, err_console, out_console
-from datacur.errors import EvaluationError
+from datacur.errors import EvaluationError, StoreError
 from datacur.labels import CLASSES
 
 
@@ -22,9 +22,12 @@ def _render_runs(results: list, db_path: Path | None) -> None:
 
     runs: list[RunResult] = results
     first = runs[0]
+    scored_on = ", ".join(score.test_name or "val" for score in first.scores) or (
+        first.test_name or "val"
+    )
     title = (
         f"{first.variant} — {first.model} model, {first.epochs} epochs, {first.path} path, "
-        f"scored on {first.test_name or 'val'}"
+        f"scored on {scored_on}"
     )
     table = Table(title=escape(title))
     for column in ("seed", "best epoch", "val acc", "test acc", "s/epoch", "total"):
@@ -63,18 +66,73 @@ def _render_runs(results: list, db_path: Path | None) -> None:
         )
     )
     out_console.print(per_class)
+    if len(first.scores) > 1:
+        out_console.print(render_test_sets(runs))
     if db_path is not None:
         err_console.print(f"Stored {len(runs)} run(s) in {db_path}")
+
+
+def render_twins(runs: list) -> None:
+    """One stderr line per test set: how many of its images have a twin in train/val."""
+    for score in runs[0].scores:
+        if score.twins_exact is None:
+            continue
+        err_console.print(twins_line(score), highlight=False, markup=False)
+
+
+def twins_line(score: object) -> str:
+    exact, near = getattr(score, "twins_exact", 0), getattr(score, "twins_near", 0)
+    text = (
+        f"{getattr(score, 'test_name', None)}: {exact} exact and {near} near twin(s) of "
+        "train/val images"
+    )
+    if exact or near:
+        without = getattr(score, "accuracy_without_twins", None)
+        text += (
+            " — LEAKY: the score counts memorised images"
+            + (f" (accuracy without them {without:.4f})" if without is not None else "")
+            + "; see `datacur check VARIANT --against TEST`"
+        )
+    return text
+
+
+def render_test_sets(runs: list) -> Table:
+    """One row per test set scored from the same trainings: mean over seeds, twins."""
+    table = Table(title="Test sets (one training, every test set; mean over seeds)")
+    for column in ("test set", "acc", "± sd", "twins (exact+near)", "acc w/o twins"):
+        table.add_column(column, justify="right" if column != "test set" else "left")
+    for index, score in enumerate(runs[0].scores):
+        values = [run.scores[index].test_accuracy or 0.0 for run in runs]
+        without = [
+            run.scores[index].accuracy_without_twins
+            for run in runs
+            if run.scores[index].accuracy_without_twins is not None
+        ]
+        twins = (
+            "—"
+            if score.twins_exact is None
+            else f"{score.twins_exact}+{score.twins_near}"
+            + (" leaky" if score.twins_exact + score.twins_near else "")
+        )
+        table.add_row(
+            escape(score.test_name or "val"),
+            f"{statistics.fmean(values):.4f}",
+            f"{statistics.stdev(values):.4f}" if len(values) > 1 else "—",
+            twins,
+            f"{statistics.fmean(without):.4f}" if without else "—",
+        )
+    return table
 
 
 def evaluate(
     variant: Annotated[Path, typer.Argument(help="Dataset variant folder (train/ and val/).")],
     test: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--test",
             help="Folder of `<class>/` images to score the best checkpoint on "
-            "(e.g. datasets/label-book, datasets/dev-test). Without it, only val is scored.",
+            "(e.g. datasets/label-book, datasets/dev-test); repeat it to score several test "
+            "sets from the same training. Without it, only val is scored.",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(callback=check_seed, help="Seed of the (first) run.")] = 0,
@@ -102,6 +160,14 @@ def evaluate(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write the runs to the results database.")
     ] = False,
+    no_keep: Annotated[
+        bool,
+        typer.Option(
+            "--no-keep",
+            help="Do not keep the best checkpoint in the model store beside the database "
+            "(then `datacur score` cannot reuse the run).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Train the competition's fixed model on VARIANT and score it.
@@ -110,15 +176,18 @@ def evaluate(
     default path decodes once, runs 16 steps per call and pins the thread pools to
     what a batch of 8 can use (same numbers, faster; see benchmarks/evaluate_speed.py),
     --exact runs the straight port. Refuses a variant over the 10,000 cap before training.
-    Every run is written to the results database (see `datacur leaderboard`).
+    Every run is written to the results database (see `datacur leaderboard`), one score per
+    --test set, with the count of test images that have a twin in train or val; its best
+    checkpoint is kept beside the database for `datacur score` unless --no-keep.
 
-    Example: datacur evaluate datasets/dcai-2021 --test datasets/label-book --seeds 2 --epochs 10
+    Example: datacur evaluate datasets/raw --test datasets/dev-test --test datasets/label-book
     """
     from datacur.cap import measure_cap, require_under_cap
     from datacur.check import require_readable
     from datacur.evaluate import EpochLog, RunResult, evaluate_seeds
     from datacur.model import MODELS
-    from datacur.store import default_results_db, save_run
+    from datacur.modelstore import model_store_dir
+    from datacur.store import default_results_db, prepare_store, save_run
     from datacur.variant import list_folder_images, list_variant_images
 
     if seeds < 1:
@@ -130,9 +199,28 @@ def evaluate(
     # Fail on bad input before any process starts or any TensorFlow import.
     require_readable(list_variant_images(variant))  # a bomb or truncated file: before TF
     require_under_cap(measure_cap(variant))
-    if test is not None:
-        list_folder_images(test)
+    tests = list(test or [])
+    for folder in tests:
+        list_folder_images(folder)
+    names = [folder.resolve().name for folder in tests]
+    if len(set(names)) != len(names):
+        raise EvaluationError(
+            f"--test folders must have different names (received {', '.join(names)}); "
+            "scores are listed by folder name."
+        )
     db_path = None if no_store else (db or default_results_db())
+    keep_dir = None
+    if db_path is not None:
+        prepare_store(db_path)  # a foreign or read-only database fails now, not after training
+        if not no_keep:
+            keep_dir = model_store_dir(db_path)
+            try:
+                keep_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(
+                    f"{keep_dir}: cannot create the model store ({err.strerror}). Make the "
+                    "folder writable, or pass --no-keep."
+                ) from err
     seed_list = list(range(seed, seed + seeds))
 
     progress = Progress(
@@ -169,7 +257,8 @@ def evaluate(
             jobs=jobs,
             progress=on_epoch,
             on_result=on_result,
-            test_dir=test,
+            test_dir=tests or None,
+            keep_dir=keep_dir,
             epochs=epochs,
             exact=exact,
             model=model,
@@ -181,15 +270,26 @@ def evaluate(
             "variant": results[0].variant,
             "variant_hash": results[0].variant_hash,
             "test": results[0].test_name,
+            "tests": [score.test_name for score in results[0].scores],
             "epochs": epochs,
             "path": results[0].path,
             "model": results[0].model,
             "runs": [
-                {k: v for k, v in run.to_dict().items() if k != "predictions"} for run in results
+                {
+                    **{
+                        k: v for k, v in run.to_dict().items() if k not in ("predictions", "scores")
+                    },
+                    "scores": [
+                        {k: v for k, v in score.to_dict().items() if k != "predictions"}
+                        for score in run.scores
+                    ],
+                }
+                for run in results
             ],
         }
         typer.echo(json.dumps(payload, separators=(",", ":")))
     else:
+        render_twins(results)
         _render_runs(results, db_path)
 
 

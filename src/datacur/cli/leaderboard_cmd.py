@@ -25,6 +25,8 @@ def leaderboard(
 
     One row per variant content, test set, model and schedule: runs are only comparable
     within those. Runs without a test set are ranked by val accuracy (shown as 'val').
+    'twins' counts the test images with an exact+near twin in the variant's train/val
+    (LEAKY; the mean without them is shown beside it); '?': stored before twins were counted.
 
     Example: datacur leaderboard --test dev-test
     """
@@ -34,7 +36,9 @@ def leaderboard(
     db_path = db or default_results_db()
     rows = build_leaderboard(db_path, test_name=test, model=model)
     if as_json:
-        typer.echo(json.dumps([asdict(row) for row in rows], separators=(",", ":")))
+        typer.echo(
+            json.dumps([{**asdict(row), "leaky": row.leaky} for row in rows], separators=(",", ":"))
+        )
         return
     table = Table(title=f"Leaderboard ({db_path})")
     for column, justify in (
@@ -48,6 +52,8 @@ def leaderboard(
         ("± sd", "right"),
         ("best", "right"),
         ("mean val", "right"),
+        ("twins", "right"),
+        ("mean w/o twins", "right"),
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for rank, row in enumerate(rows, start=1):
@@ -62,6 +68,8 @@ def leaderboard(
             f"{row.std:.4f}",
             f"{row.best:.4f}",
             f"{row.mean_val:.4f}",
+            row.twins_label + (" LEAKY" if row.leaky else ""),
+            "—" if row.mean_without_twins is None else f"{row.mean_without_twins:.4f}",
         )
     if not rows:
         out_console.print("No runs yet. Score a variant with `datacur evaluate`.")

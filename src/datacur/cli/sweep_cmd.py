@@ -149,11 +149,12 @@ def sweep(
     seed: Annotated[int, typer.Option(min=0, help="First seed.")] = 0,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs (competition: 100).")] = 100,
     test: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--test",
-            help="Folder of `<class>/` images to score on (e.g. datasets/dev-test); "
-            "without it, val accuracy is recorded (optimistic).",
+            help="Folder of `<class>/` images to score on (e.g. datasets/dev-test); repeat it "
+            "to score several test sets from each training; without it, val accuracy is "
+            "recorded (optimistic).",
             file_okay=False,
         ),
     ] = None,
@@ -260,7 +261,7 @@ def sweep(
             targets,
             seed_list,
             epochs=epochs,
-            test_dir=test,
+            test_dir=test or None,
             db_path=db_path,
             jobs=jobs,
             ray=ray or ray_address is not None,

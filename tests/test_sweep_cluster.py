@@ -1,0 +1,166 @@
+"""sweep on a real multi-node Ray cluster: two `ray start` nodes on the loopback address.
+
+The test does what the README's cluster instructions say: ``ray start --head`` (one node),
+``ray start --address HEAD:PORT`` (a second node), then ``datacur sweep ... --ray-address
+HEAD:PORT`` from a cluster node. Each node offers one CPU, so two pairs must land on two
+nodes. Both nodes carry ``DATACUR_RESULTS_DB`` pointing at a trap file: a task that opened
+the default results database would create it. The cluster is stopped by the ids of the two
+``ray start --block`` processes (their Ray daemons die with them), even when the test fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from datacur.cli import build_app
+from datacur.store import load_runs
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("ray") is None,
+        reason="ray not installed (pip install 'datacur[ray]')",
+    ),
+]
+
+START_TIMEOUT_S = 180  # two Ray nodes on a loaded 2-core machine take 30-60 s to come up
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _node_ports() -> list[str]:
+    """Per-node agent ports, chosen free, so two nodes (and other users' Rays) never clash."""
+    return [
+        "--dashboard-agent-listen-port", str(_free_port()),
+        "--dashboard-agent-grpc-port", str(_free_port()),
+        "--runtime-env-agent-port", str(_free_port()),
+        "--metrics-export-port", str(_free_port()),
+    ]  # fmt: skip
+
+
+@dataclass
+class RayCluster:
+    address: str
+    trap_db: Path  # DATACUR_RESULTS_DB on every node: must never be created
+
+
+@pytest.fixture
+def ray_cluster(tmp_path: Path) -> Iterator[RayCluster]:
+    """A head node and a worker node, one CPU each, started with the `ray` CLI."""
+    ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
+    # Ray's unix sockets live under the temp dir, whose path must stay short (108 bytes).
+    temp_dir = Path(tempfile.mkdtemp(prefix="dcray", dir="/tmp"))
+    trap_db = tmp_path / "worker-trap.db"
+    env = {**os.environ, "DATACUR_RESULTS_DB": str(trap_db), "RAY_USAGE_STATS_ENABLED": "0"}
+    common = ["--num-cpus", "1", "--block", "--disable-usage-stats"]
+    common += ["--include-log-monitor", "false"]
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    commands = [
+        [
+            ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+            "--ray-client-server-port", str(_free_port()), "--include-dashboard", "false",
+            "--dashboard-port", str(_free_port()), "--temp-dir", str(temp_dir),
+            *_node_ports(), *common,
+        ],
+        [ray_cli, "start", "--address", address, "--node-ip-address", "127.0.0.1",
+         *_node_ports(), *common],
+    ]  # fmt: skip
+    processes: list[subprocess.Popen[bytes]] = []
+    logs = []
+    try:
+        for index, command in enumerate(commands):
+            logs.append((tmp_path / f"node{index}.log").open("wb"))
+            processes.append(
+                subprocess.Popen(command, stdout=logs[-1], stderr=subprocess.STDOUT, env=env)
+            )
+            # One node at a time: the second joins the head's GCS.
+            log = Path(logs[-1].name)
+            _wait_for(
+                lambda log=log, process=processes[-1]: _node_started(log, process),
+                f"node {index} ({log})",
+            )
+        yield RayCluster(address, trap_db)
+    finally:
+        # `ray start --block` shares its daemons' fate: SIGTERM to it stops its node.
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in logs:
+            log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _node_started(log: Path, process: subprocess.Popen[bytes]) -> bool:
+    """`ray start --block` prints this once its node has joined the cluster, then blocks."""
+    if process.poll() is not None:
+        raise AssertionError(f"ray start exited ({process.returncode}); see {log}")
+    return "will now block forever" in log.read_text(errors="replace")
+
+
+def _wait_for(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(1)
+    raise AssertionError(f"Ray cluster: {what} not up after {START_TIMEOUT_S} s")
+
+
+def test_sweep_spreads_over_two_nodes_and_only_the_driver_writes(
+    tmp_path: Path,
+    ray_cluster: RayCluster,
+    make_variant: Callable[..., Path],
+    make_image_folder: Callable[..., Path],
+) -> None:
+    variant = make_variant(tmp_path / "tiny", n_train=2, n_val=1)
+    test = make_image_folder(tmp_path / "dev-test", n=1, seed=9)
+    db = tmp_path / "driver.db"
+    command = [
+        "sweep", str(variant), "--seeds", "2", "--epochs", "1", "--test", str(test),
+        "--model", "small-cnn", "--ray-address", ray_cluster.address, "--db", str(db),
+        "--no-report", "--json",
+    ]  # fmt: skip
+    result = CliRunner().invoke(build_app(), command)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["finished"] == 2 and not payload["failed"]
+
+    runs = load_runs(db)
+    assert sorted(run.seed for run in runs) == [0, 1]
+    nodes = {run.seed: run.extra["sweep"]["node"] for run in runs}
+    assert len(set(nodes.values())) == 2, f"both pairs ran on one node: {nodes}"
+    # the tasks never opened a results database: only the driver's file exists
+    assert not ray_cluster.trap_db.exists()
+    assert not list(tmp_path.glob("worker-trap.db*"))
+
+    # resuming against the same cluster trains nothing
+    again = CliRunner().invoke(build_app(), command)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["skipped"] == 2
+    assert len(load_runs(db)) == 2

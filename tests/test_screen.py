@@ -63,8 +63,7 @@ def four_targets(
     tmp_path: Path, make_variant: Callable[..., Path], make_image_folder: Callable[..., Path]
 ) -> tuple[list[Any], Path]:
     folders = [
-        make_variant(tmp_path / name, n_train=1, n_val=1, seed=k)
-        for k, name in enumerate("abcd")
+        make_variant(tmp_path / name, n_train=1, n_val=1, seed=k) for k, name in enumerate("abcd")
     ]
     test = make_image_folder(tmp_path / "dev-test", n=1, seed=9)
     return prepare_targets(folders), test
@@ -133,9 +132,7 @@ def test_screen_drops_by_rung_and_resumes(
     # cost: the recorded total_s of the 8 runs (2 s an epoch + 1 s each)
     assert result.cpu_s == pytest.approx(4 * 21 + 2 * 41 + 2 * 81)
     # every rung's runs are ordinary stored runs
-    assert sorted((r.variant, r.epochs, r.seed) for r in load_runs(db)) == sorted(
-        scored_evaluator
-    )
+    assert sorted((r.variant, r.epochs, r.seed) for r in load_runs(db)) == sorted(scored_evaluator)
 
     # the same screen again trains nothing and decides the same
     scored_evaluator.clear()

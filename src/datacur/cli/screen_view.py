@@ -28,10 +28,7 @@ def _ordered(result: ScreenResult) -> list[Any]:
 
 def screen_table(result: ScreenResult) -> Table:
     """Which variant stopped at which rung and why, with its mean score at every rung."""
-    table = Table(
-        title=f"Screen (eta {result.eta}), scored on {result.test_name or 'val'}",
-        caption=f"{BEST_VAL_NOTE} Recorded training time: {result.cpu_s / 3600:.2f} h.",
-    )
+    table = Table(title=f"Screen (eta {result.eta}), scored on {result.test_name or 'val'}")
     table.add_column("variant", overflow="fold")
     for rung in result.rungs:
         seeds = f"{len(rung.seeds)} seed{'s' if len(rung.seeds) > 1 else ''}"
@@ -126,6 +123,11 @@ def run_screen_command(
         typer.echo(json.dumps(screen_payload(result), separators=(",", ":")))
     else:
         out_console.print(screen_table(result))
+        out_console.print(f"Note: {BEST_VAL_NOTE}", highlight=False, soft_wrap=True)
+        out_console.print(
+            f"Recorded training time of the runs used: {result.cpu_s / 3600:.2f} h.",
+            highlight=False,
+        )
         trained = sum(len(s.finished) for s in result.sweeps)
         stored = sum(len(s.skipped) for s in result.sweeps)
         out_console.print(

@@ -184,7 +184,7 @@ def test_replay_screen_on_stored_runs(tmp_path: Path) -> None:
             )  # fmt: skip
     runs = load_runs(db)
     replay = replay_screen(runs, list("abcd"), RUNGS, eta=2)
-    assert replay.winner == "c"
+    assert replay.winner == "c" and replay.test_name == "dev-test"
     assert [r.dropped_at for r in replay.rows] == [0, 1, None, 0]
     assert replay.cpu_s == 4 * 10 + 2 * 20 + 2 * 40
     # a variant missing a run a rung needs stops there, saying so

@@ -368,4 +368,6 @@ def replay_screen(
         return found
 
     rows, failed = _screen_loop(names, rungs, eta=eta, run_rung=run_rung)
-    return ScreenResult(list(rungs), eta, rows, failed=failed)
+    tests = {run.test_name for run in runs}
+    test_name = tests.pop() if len(tests) == 1 else None
+    return ScreenResult(list(rungs), eta, rows, test_name=test_name, failed=failed)

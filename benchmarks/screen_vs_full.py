@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--screen-seeds", type=int, default=1)
     parser.add_argument("--eta", type=int, default=DEFAULT_ETA)
-    args = parser.parse_args(argv)  # fmt: skip
+    args = parser.parse_args(argv)
 
     db = args.db or default_results_db()
     if not Path(db).is_file():

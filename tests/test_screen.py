@@ -193,3 +193,31 @@ def test_replay_screen_on_stored_runs(tmp_path: Path) -> None:
     row = next(r for r in replay.rows if r.name == "c")
     assert row.dropped_at == 2 and "no run at 40 epochs for seed(s) 0, 1" in row.reason
     assert replay.winner is None
+
+
+@pytest.mark.slow
+def test_screen_trains_for_real(
+    tmp_path: Path, make_variant: Callable[..., Path], make_image_folder: Callable[..., Path]
+) -> None:
+    folders = [
+        make_variant(tmp_path / name, n_train=n, n_val=1, seed=n)
+        for name, n in (("one", 1), ("two", 2))
+    ]
+    test = make_image_folder(tmp_path / "dev-test", n=1, seed=9)
+    db = tmp_path / "r.db"
+    rungs = [Rung(1, (0,)), Rung(2, (0,))]
+    result = run_screen(
+        prepare_targets(folders), rungs, eta=2, test_dir=test, db_path=db, jobs=1,
+        model="small-cnn",
+    )  # fmt: skip
+    runs = load_runs(db)
+    # both at 1 epoch; at 2 epochs the better one, or both when tied (tiny data often ties)
+    finalists = {row.name for row in result.finalists}
+    assert sorted((run.variant, run.epochs) for run in runs) == sorted(
+        [("one", 1), ("two", 1), *((name, 2) for name in finalists)]
+    )
+    scores = {row.name: row.scores[0] for row in result.rows}
+    assert finalists == {name for name, score in scores.items() if score == max(scores.values())}
+    # the cost of a screen is the recorded time of the real runs it used
+    assert result.cpu_s == pytest.approx(sum(run.timings["total_s"] for run in runs))
+    assert result.cpu_s > 0

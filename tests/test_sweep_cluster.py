@@ -59,26 +59,37 @@ def _node_ports() -> list[str]:
 
 @dataclass
 class RayCluster:
-    address: str
+    address: str  # HEAD:PORT, for a driver on a cluster node
+    client_address: str  # ray://HEAD:CLIENT_PORT, for a driver outside the cluster
     trap_db: Path  # DATACUR_RESULTS_DB on every node: must never be created
 
 
-@pytest.fixture
-def ray_cluster(tmp_path: Path) -> Iterator[RayCluster]:
-    """A head node and a worker node, one CPU each, started with the `ray` CLI."""
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
+    """A head node and a worker node, one CPU each, started with the `ray` CLI.
+
+    Shared by the tests of this module: starting two nodes is most of their cost.
+    """
+    tmp_path = tmp_path_factory.mktemp("ray-cluster")
     ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
     # Ray's unix sockets live under the temp dir, whose path must stay short (108 bytes).
     temp_dir = Path(tempfile.mkdtemp(prefix="dcray", dir="/tmp"))
     trap_db = tmp_path / "worker-trap.db"
-    env = {**os.environ, "DATACUR_RESULTS_DB": str(trap_db), "RAY_USAGE_STATS_ENABLED": "0"}
+    # A loopback-only test cluster without Ray's token authentication (which recent Ray turns
+    # on when a token file exists in the home folder): nodes and driver must agree on it.
+    auth = {"RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, **auth, "DATACUR_RESULTS_DB": str(trap_db)}
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    saved = {key: os.environ.get(key) for key in auth}
+    os.environ.update(auth)  # this process is the driver
     common = ["--num-cpus", "1", "--block", "--disable-usage-stats"]
     common += ["--include-log-monitor", "false"]
-    port = _free_port()
+    port, client_port = _free_port(), _free_port()
     address = f"127.0.0.1:{port}"
     commands = [
         [
             ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-            "--ray-client-server-port", str(_free_port()), "--include-dashboard", "false",
+            "--ray-client-server-port", str(client_port), "--include-dashboard", "false",
             "--dashboard-port", str(_free_port()), "--temp-dir", str(temp_dir),
             *_node_ports(), *common,
         ],
@@ -99,7 +110,7 @@ def ray_cluster(tmp_path: Path) -> Iterator[RayCluster]:
                 lambda log=log, process=processes[-1]: _node_started(log, process),
                 f"node {index} ({log})",
             )
-        yield RayCluster(address, trap_db)
+        yield RayCluster(address, f"ray://127.0.0.1:{client_port}", trap_db)
     finally:
         # `ray start --block` shares its daemons' fate: SIGTERM to it stops its node.
         for process in processes:
@@ -113,6 +124,11 @@ def ray_cluster(tmp_path: Path) -> Iterator[RayCluster]:
                 process.wait()
         for log in logs:
             log.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
@@ -132,18 +148,21 @@ def _wait_for(check: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"Ray cluster: {what} not up after {START_TIMEOUT_S} s")
 
 
+@pytest.mark.parametrize("how", ["on-a-node", "ray-client"])
 def test_sweep_spreads_over_two_nodes_and_only_the_driver_writes(
     tmp_path: Path,
     ray_cluster: RayCluster,
     make_variant: Callable[..., Path],
     make_image_folder: Callable[..., Path],
+    how: str,
 ) -> None:
+    address = ray_cluster.address if how == "on-a-node" else ray_cluster.client_address
     variant = make_variant(tmp_path / "tiny", n_train=2, n_val=1)
     test = make_image_folder(tmp_path / "dev-test", n=1, seed=9)
     db = tmp_path / "driver.db"
     command = [
         "sweep", str(variant), "--seeds", "2", "--epochs", "1", "--test", str(test),
-        "--model", "small-cnn", "--ray-address", ray_cluster.address, "--db", str(db),
+        "--model", "small-cnn", "--ray-address", address, "--db", str(db),
         "--no-report", "--json",
     ]  # fmt: skip
     result = CliRunner().invoke(build_app(), command)
@@ -157,7 +176,7 @@ def test_sweep_spreads_over_two_nodes_and_only_the_driver_writes(
     assert len(set(nodes.values())) == 2, f"both pairs ran on one node: {nodes}"
     # the tasks never opened a results database: only the driver's file exists
     assert not ray_cluster.trap_db.exists()
-    assert not list(tmp_path.glob("worker-trap.db*"))
+    assert not list(ray_cluster.trap_db.parent.glob("worker-trap.db*"))
 
     # resuming against the same cluster trains nothing
     again = CliRunner().invoke(build_app(), command)

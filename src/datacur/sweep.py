@@ -17,8 +17,8 @@ Running on a real Ray cluster
 3. On a cluster node, run for example ``datacur sweep recipes/*.yaml --seeds 5 --test
    datasets/dev-test --ray-address HEAD:6379`` (``tests/test_sweep_cluster.py`` does exactly
    this with two nodes on 127.0.0.1). From outside the cluster, ``--ray-address
-   ray://HEAD:10001`` uses Ray Client (port 10001 open on the head; not covered by the
-   test). Plain ``--ray`` starts a private local Ray for the sweep and stops it at the end.
+   ray://HEAD:10001`` uses Ray Client (port 10001 open on the head; tested the same way).
+   Plain ``--ray`` starts a private local Ray for the sweep and stops it at the end.
 
 Nodes need no shared file system: the driver builds the variants, zips each variant and the
 test set once into Ray's object store, and every task unpacks them into a temporary folder.

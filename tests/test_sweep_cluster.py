@@ -25,9 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from datacur.cli import build_app
 from datacur.store import load_runs
 
 pytestmark = [
@@ -37,6 +35,10 @@ pytestmark = [
         reason="ray not installed (pip install 'datacur[ray]')",
     ),
 ]
+
+# A loopback-only test cluster without Ray's token authentication (which recent Ray turns on
+# when a token file exists in the home folder): nodes and driver must agree on it.
+DRIVER_ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
 START_TIMEOUT_S = 180  # two Ray nodes on a loaded 2-core machine take 30-60 s to come up
 
@@ -75,13 +77,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
     # Ray's unix sockets live under the temp dir, whose path must stay short (108 bytes).
     temp_dir = Path(tempfile.mkdtemp(prefix="dcray", dir="/tmp"))
     trap_db = tmp_path / "worker-trap.db"
-    # A loopback-only test cluster without Ray's token authentication (which recent Ray turns
-    # on when a token file exists in the home folder): nodes and driver must agree on it.
-    auth = {"RAY_AUTH_MODE": "disabled"}
-    env = {**os.environ, **auth, "DATACUR_RESULTS_DB": str(trap_db)}
-    env["RAY_USAGE_STATS_ENABLED"] = "0"
-    saved = {key: os.environ.get(key) for key in auth}
-    os.environ.update(auth)  # this process is the driver
+    env = {**DRIVER_ENV, "DATACUR_RESULTS_DB": str(trap_db)}
     common = ["--num-cpus", "1", "--block", "--disable-usage-stats"]
     common += ["--include-log-monitor", "false"]
     port, client_port = _free_port(), _free_port()
@@ -124,11 +120,6 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
                 process.wait()
         for log in logs:
             log.close()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
@@ -148,6 +139,12 @@ def _wait_for(check: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"Ray cluster: {what} not up after {START_TIMEOUT_S} s")
 
 
+def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, capture_output=True, text=True, env=DRIVER_ENV, timeout=600, check=False
+    )
+
+
 @pytest.mark.parametrize("how", ["on-a-node", "ray-client"])
 def test_sweep_spreads_over_two_nodes_and_only_the_driver_writes(
     tmp_path: Path,
@@ -160,13 +157,16 @@ def test_sweep_spreads_over_two_nodes_and_only_the_driver_writes(
     variant = make_variant(tmp_path / "tiny", n_train=2, n_val=1)
     test = make_image_folder(tmp_path / "dev-test", n=1, seed=9)
     db = tmp_path / "driver.db"
+    # The driver is the `datacur` command in its own process, as a user runs it (and free of
+    # any Ray state other tests left in this one).
     command = [
-        "sweep", str(variant), "--seeds", "2", "--epochs", "1", "--test", str(test),
+        str(Path(sys.executable).with_name("datacur")), "sweep", str(variant),
+        "--seeds", "2", "--epochs", "1", "--test", str(test),
         "--model", "small-cnn", "--ray-address", address, "--db", str(db),
         "--no-report", "--json",
     ]  # fmt: skip
-    result = CliRunner().invoke(build_app(), command)
-    assert result.exit_code == 0, result.output
+    result = _run(command)
+    assert result.returncode == 0, result.stderr[-3000:]
     payload = json.loads(result.stdout)
     assert payload["finished"] == 2 and not payload["failed"]
 
@@ -179,7 +179,7 @@ def test_sweep_spreads_over_two_nodes_and_only_the_driver_writes(
     assert not list(ray_cluster.trap_db.parent.glob("worker-trap.db*"))
 
     # resuming against the same cluster trains nothing
-    again = CliRunner().invoke(build_app(), command)
-    assert again.exit_code == 0, again.output
+    again = _run(command)
+    assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads(again.stdout)["skipped"] == 2
     assert len(load_runs(db)) == 2

@@ -11,19 +11,21 @@ Running on a real Ray cluster
 -----------------------------
 1. Install the same datacur, TensorFlow and Ray versions on every node (one container image
    is simplest): ``pip install 'datacur[ray]'``.
-2. Start the cluster (``ray start --head`` on one machine, ``ray start --address=HEAD:6379``
-   on the others, or a Ray cluster launcher / KubeRay config).
-3. From a machine that can reach the head node, run for example
-   ``datacur sweep recipes/*.yaml --seeds 5 --test datasets/dev-test --ray-address
-   ray://HEAD:10001`` (Ray Client, port 10001 open on the head), or
-   ``--ray-address auto`` on a cluster node to join the running cluster. Plain ``--ray``
-   starts a private local Ray for the sweep and stops it at the end.
+2. Start the cluster: ``ray start --head --port 6379 --num-cpus N`` on one machine,
+   ``ray start --address HEAD:6379 --num-cpus N`` on the others (or a Ray cluster launcher /
+   KubeRay config).
+3. On a cluster node, run for example ``datacur sweep recipes/*.yaml --seeds 5 --test
+   datasets/dev-test --ray-address HEAD:6379`` (``tests/test_sweep_cluster.py`` does exactly
+   this with two nodes on 127.0.0.1). From outside the cluster, ``--ray-address
+   ray://HEAD:10001`` uses Ray Client (port 10001 open on the head; tested the same way).
+   Plain ``--ray`` starts a private local Ray for the sweep and stops it at the end.
 
 Nodes need no shared file system: the driver builds the variants, zips each variant and the
 test set once into Ray's object store, and every task unpacks them into a temporary folder.
-Results come back to the driver, which alone writes the results database. Each task asks
-for one CPU (``num_cpus=1``) and pins TensorFlow to one thread, so a node with N cores runs
-N trainings at once.
+Results come back to the driver, which alone writes the results database, with the id of
+the node that trained each pair (``extra.sweep.node``). Each task asks for one CPU
+(``num_cpus=1``, spread over the nodes) and pins TensorFlow to one thread, so a node with N
+cores runs N trainings at once.
 """
 
 from __future__ import annotations
@@ -529,8 +531,11 @@ def _ray_task(
     options: dict[str, Any],
     pair: tuple[int, int] | None = None,
     events: Any = None,
-) -> tuple[Any, str | None]:
+) -> tuple[Any, str | None, str]:
     """Unpack a variant (and test set) into a temporary folder and run one seed there.
+
+    Returns the run, where the test set was unpacked, and the id of the Ray node that
+    trained (recorded with the run, so a cluster sweep shows which node ran which pair).
 
     ``events`` is a ``ray.util.queue.Queue``: each epoch puts ``(pair, EpochLog)`` on it for
     the driver's live table. Progress is best effort and never fails the training.
@@ -544,8 +549,11 @@ def _ray_task(
         with contextlib.suppress(Exception):
             events.put_nowait((pair, log))
 
+    import ray
+
     import_tensorflow_quietly()
     configure_threads(1)
+    node_id = ray.get_runtime_context().get_node_id()
     with tempfile.TemporaryDirectory(prefix="datacur-ray-") as tmp:
         root = Path(tmp)
         variant_dir = root / "variant"
@@ -564,7 +572,7 @@ def _ray_task(
             progress=progress,
             **options,
         )
-        return result, None if test_dir is None else str(test_dir)
+        return result, None if test_dir is None else str(test_dir), node_id
 
 
 def _require_ray() -> Any:
@@ -587,7 +595,7 @@ def _run_ray(
     address: str | None,
     jobs: int | None,
     emit: Callable[[SweepEvent], None],
-    on_result: Callable[[tuple[int, int], Any], None],
+    on_result: Callable[..., None],
     on_failure: Callable[[tuple[int, int], DatacurError], None],
 ) -> None:
     ray = _require_ray()
@@ -610,7 +618,8 @@ def _run_ray(
     try:
         from ray.util.queue import Queue
 
-        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        # SPREAD: one CPU-bound training per free core across the nodes, not packed on one.
+        remote = ray.remote(num_cpus=1, max_retries=0, scheduling_strategy="SPREAD")(_ray_task)
         # Epoch logs from the tasks; the queue actor takes no CPU away from trainings.
         events = Queue(actor_options={"num_cpus": 0})
         task_options = {key: value for key, value in options.items() if key != "test_dir"}
@@ -644,7 +653,7 @@ def _run_ray(
                 for ref in done:
                     pair = refs[ref]
                     try:
-                        result, remote_test = ray.get(ref)
+                        result, remote_test, node_id = ray.get(ref)
                     except ray.exceptions.RayTaskError as err:
                         cause = err.as_instanceof_cause()
                         if isinstance(cause, DatacurError):
@@ -677,7 +686,7 @@ def _run_ray(
                                 for score in result.scores
                             ],
                         )
-                    on_result(pair, result)
+                    on_result(pair, result, node=node_id)
         except BaseException:
             for ref in pending:
                 with contextlib.suppress(Exception):
@@ -786,10 +795,10 @@ def run_sweep(
     if not todo:
         return result
 
-    def on_result(pair: tuple[int, int], run: Any) -> None:
+    def on_result(pair: tuple[int, int], run: Any, *, node: str | None = None) -> None:
         index, seed = pair
         target = targets[index]
-        extra = {
+        extra: dict[str, Any] = {
             "sweep": {
                 "recipe": None if target.recipe is None else str(target.recipe),
                 "axis": target.axis,
@@ -797,6 +806,8 @@ def run_sweep(
                 "variant_dir": str(target.variant_dir),
             }
         }
+        if node is not None:  # the Ray node that trained the pair
+            extra["sweep"]["node"] = node
         run_id = save_run(run, db_path, extra=extra)
         result.finished.append((index, seed, run_id))
         score = run.test_accuracy if run.test_accuracy is not None else run.val_accuracy

@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "datacur.cli.compare_cmd",
     "datacur.cli.report_cmd",
     "datacur.cli.sweep_cmd",
+    "datacur.cli.fidelity_cmd",
     "datacur.cli.synth_cmd",
     "datacur.cli.show_cmd",
     "datacur.cli.shift_cmd",

@@ -203,6 +203,24 @@ def sweep(
         ),
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no report.")] = False,
+    screen: Annotated[
+        bool,
+        typer.Option(
+            "--screen",
+            help="Successive halving: every variant at the --rungs schedules (--screen-seeds "
+            "seeds), the best 1/--eta of them on to the next, the finalists at --epochs with "
+            "all --seeds; prints which variant stopped where and why (no sweep report).",
+        ),
+    ] = False,
+    rungs: Annotated[
+        str, typer.Option(help="With --screen: the short schedules in epochs, before --epochs.")
+    ] = "20,40",
+    eta: Annotated[
+        int, typer.Option(min=2, help="With --screen: keep the best 1/eta after each rung.")
+    ] = 3,
+    screen_seeds: Annotated[
+        int, typer.Option(min=1, help="With --screen: seeds per variant on the short rungs.")
+    ] = 1,
     db: DbOption = None,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -217,7 +235,13 @@ def sweep(
     With several variants, a report (comparison table; with --vary, accuracy against the
     varied value with 95% error bars) is written at the end; --force replaces it.
 
+    With --screen, variants are screened on short schedules first (20 then 40 epochs, one
+    seed, the best third going on) and only the finalists get --epochs with all --seeds; a
+    short schedule is a different measurement (the best-val checkpoint of fewer epochs).
+
     Example: datacur sweep recipes/combined.yaml --vary inputs.synth.share=0,0.2,0.4 --seeds 3
+
+    Example: datacur sweep recipes/ablation/*.yaml --screen --seeds 3 --test datasets/dev-test
     """
     from datacur.report import SweepPoint, build_sweep_report
     from datacur.store import default_results_db
@@ -236,6 +260,17 @@ def sweep(
         ),
     )
     axis = axis_values[0] if axis_values else None
+    if screen:
+        from datacur.cli.screen_view import run_screen_command
+        from datacur.screen import parse_rungs
+
+        run_screen_command(
+            targets, short_epochs=parse_rungs(rungs), epochs=epochs,
+            seeds=list(range(seed, seed + seeds)), screen_seeds=screen_seeds, eta=eta,
+            test=test, db_path=db_path, jobs=jobs, ray=ray or ray_address is not None,
+            ray_address=ray_address, jit=jit, model=model, as_json=as_json,
+        )  # fmt: skip
+        return
     report_dir = None
     if not no_report and (len(targets) > 1 or axis):
         report_dir = report or _default_report_dir(targets, axis)

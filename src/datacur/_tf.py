@@ -15,11 +15,19 @@ from typing import Any
 __all__ = ["import_tensorflow_quietly"]
 
 
-def import_tensorflow_quietly() -> Any:
-    """Import and return ``tensorflow`` (and Keras), silencing only the import's C++ logs."""
+def import_tensorflow_quietly(*, announce: bool = False) -> Any:
+    """Import and return ``tensorflow`` (and Keras), silencing only the import's C++ logs.
+
+    With ``announce``, a terminal shows "Loading TensorFlow..." while the import runs (it
+    takes seconds, and fd 2 is muted meanwhile, so no spinner can run); the line is erased
+    afterwards. Nothing is written when stderr is not a terminal.
+    """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    announce = announce and sys.stderr.isatty()
+    if announce:
+        sys.stderr.write("Loading TensorFlow...\r")
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -32,4 +40,7 @@ def import_tensorflow_quietly() -> Any:
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+        if announce:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
     return tensorflow

@@ -114,9 +114,12 @@ def mix(
 
     Example: datacur mix recipes/clean.yaml --out datasets/clean --seed 1
     """
-    from datacur.mix import build_variant, plan_mix
+    # Planning reads every input image (dedupe, review, twins): seconds to a minute, so a
+    # spinner from the first second, before even the imports.
+    with err_console.status(f"Planning {recipe}: reading inputs...", spinner="dots"):
+        from datacur.mix import build_variant, plan_mix
 
-    plan = plan_mix(recipe, seed=seed)
+        plan = plan_mix(recipe, seed=seed)
     for note in plan.notes:
         err_console.print(f"[dim]{note}[/]", highlight=False)
     if dry_run:

@@ -93,3 +93,24 @@ def test_noise_command_defaults_mirror_the_library() -> None:
     assert noise_cmd.SHORT_EPOCHS == noise.SHORT_EPOCHS
     assert noise_cmd.FULL_EPOCHS == noise.FULL_EPOCHS
     assert noise_cmd.DEFAULT_CACHE_DIR == noise.DEFAULT_CACHE_DIR
+
+
+def test_tensorflow_import_spinner_draws_on_the_given_terminal_fd() -> None:
+    """fd 2 is muted while TensorFlow imports, so the spinner draws on a copy of the real
+    stderr; it must reach that copy and leave the fd it was given open."""
+    import os
+    import time
+
+    from datacur._tf import _start_spinner
+
+    read_end, write_end = os.pipe()
+    status, stream = _start_spinner(write_end)
+    time.sleep(0.3)
+    status.stop()
+    stream.close()
+    os.write(write_end, b"|still open")
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        drawn = pipe.read().decode()
+    assert "Loading TensorFlow..." in drawn
+    assert drawn.endswith("|still open")

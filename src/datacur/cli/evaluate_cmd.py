@@ -9,7 +9,14 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from datacur.cli._common import DbOption, JsonOption, err_console, out_console
@@ -135,6 +142,7 @@ def evaluate(
     seed_list = list(range(seed, seed + seeds))
 
     progress = Progress(
+        SpinnerColumn(),  # moves while decoding, before the first epoch moves the bar
         TextColumn("[bold]seed {task.fields[seed]}"),
         BarColumn(),
         TextColumn("epoch {task.completed:>3.0f}/{task.total:.0f}"),

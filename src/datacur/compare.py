@@ -343,6 +343,12 @@ def _is_hex(text: str) -> bool:
     return bool(text) and all(char in "0123456789abcdef" for char in text.lower())
 
 
+def _filters_text(**filters: object) -> str:
+    """`` (test=dev-test, epochs=100)`` for the filters given; nothing for unset ones."""
+    given = [f"{key}={value}" for key, value in filters.items() if value is not None]
+    return f" ({', '.join(given)})" if given else ""
+
+
 def resolve_variants(
     specs: Sequence[str], runs: Sequence[StoredRun], *, cwd: Path | None = None
 ) -> list[VariantRef]:
@@ -526,8 +532,9 @@ def compare_variants(
         all_runs = [run for run in all_runs if run.epochs == epochs]
     if not all_runs:
         raise StoreError(
-            f"{db_path or 'results database'}: no runs match (test={test_name}, "
-            f"epochs={epochs}, model={model}). Score variants with `datacur evaluate` first."
+            f"{db_path or 'results database'}: no runs match"
+            f"{_filters_text(test=test_name, epochs=epochs, model=model)}. Score variants with "
+            "`datacur evaluate` (or `datacur sweep`) first; `datacur leaderboard` lists the runs."
         )
     refs = resolve_variants(specs, all_runs, cwd=cwd)
     seen: dict[str, str] = {}
@@ -703,8 +710,9 @@ def compare_across_models(
         all_runs = [run for run in all_runs if run.epochs == epochs]
     if not all_runs:
         raise StoreError(
-            f"{db_path or 'results database'}: no runs match (test={test_name}, "
-            f"epochs={epochs}). Score both variants with `datacur evaluate --model M` first."
+            f"{db_path or 'results database'}: no runs match"
+            f"{_filters_text(test=test_name, epochs=epochs)}. Score both variants with "
+            "`datacur evaluate --model M` first."
         )
     refs = resolve_variants(specs, all_runs, cwd=cwd)
     hashes = {ref.variant_hash for ref in refs}

@@ -216,7 +216,7 @@ def sweep(
     With several variants, a report (comparison table; with --vary, accuracy against the
     varied value with 95% error bars) is written at the end; --force replaces it.
 
-    Example: datacur sweep recipes/combined.yaml --vary inputs.synth.share=0,0.2,0.4 --seeds 3
+    Example: datacur sweep recipes/best-5k.yaml --vary inputs.strokes.share=0,0.2,0.4 --seeds 3
     """
     from datacur.report import SweepPoint, build_sweep_report
     from datacur.store import default_results_db

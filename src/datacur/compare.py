@@ -20,6 +20,7 @@ from scipy import stats
 from datacur.errors import StoreError, VariantError
 from datacur.labels import CLASSES
 from datacur.store import StoredRun, load_runs
+from datacur.wording import count_noun
 
 __all__ = [
     "MAX_SEEDS_ESTIMATE",
@@ -454,7 +455,7 @@ def _describe(key: ContextKey, runs: Sequence[StoredRun]) -> str:
     name = next((run.test_name for run in runs if _context(run) == key), None)
     test_hash, model, epochs = key
     where = f"test {name} ({test_hash[:8]})" if test_hash else "val only"
-    return f"{where}, model {model}, {epochs} epochs"
+    return f"{where}, model {model}, {count_noun(epochs, 'epoch')}"
 
 
 def _choose_context(

@@ -23,6 +23,7 @@ from datacur.errors import StoreError, VariantError
 from datacur.io import atomic_output_dir
 from datacur.labels import CLASSES, SPLITS
 from datacur.store import StoredRun, load_runs
+from datacur.wording import count_noun
 
 __all__ = [
     "FIGURE_DPI",
@@ -460,14 +461,14 @@ def _select_runs(runs: Sequence[StoredRun], notes: list[str]) -> list[StoredRun]
         return list(runs)
     chosen = max(groups.values(), key=lambda group: (len(group), group[-1].id))
     others = [
-        f"{group[0].test_name or 'val'}/{group[0].model}/{group[0].epochs} epochs "
-        f"({len(group)} runs)"
+        f"{group[0].test_name or 'val'}/{group[0].model}/{count_noun(group[0].epochs, 'epoch')} "
+        f"({count_noun(len(group), 'run')})"
         for group in groups.values()
         if group is not chosen
     ]
     notes.append(
         f"Showing the {len(chosen)} runs on {chosen[0].test_name or 'val'} with model "
-        f"{chosen[0].model} and {chosen[0].epochs} epochs; also in the database: "
+        f"{chosen[0].model} and {count_noun(chosen[0].epochs, 'epoch')}; also in the database: "
         f"{', '.join(others)}. Choose with --test/--model/--epochs."
     )
     return chosen
@@ -822,8 +823,8 @@ def build_sweep_report(
         rows.append(row)
     sections.append(
         f"<h2>Comparison</h2><p>Accuracy on <b>{_esc(comparison.scored_on)}</b>, model "
-        f"{_esc(comparison.model)}, {comparison.epochs} epochs; differences paired by seed "
-        f"against the first variant.</p>" + _table(headers, rows)
+        f"{_esc(comparison.model)}, {count_noun(comparison.epochs, 'epoch')}; differences "
+        f"paired by seed against the first variant.</p>" + _table(headers, rows)
     )
     numeric = axis is not None and all(
         isinstance(point.value, int | float) and not isinstance(point.value, bool)

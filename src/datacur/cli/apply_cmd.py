@@ -34,7 +34,7 @@ def apply(
         out_console.print_json(json.dumps(asdict(result)))
         return
     table = Table(title=f"Applied {journal} to {variant}")
-    for column in ("images", "kept", "relabelled", "dropped", "undecided"):
+    for column in ("images", "kept", "relabelled", "dropped", "no decision"):
         table.add_column(column, justify="right")
     table.add_row(
         *(
@@ -44,7 +44,7 @@ def apply(
                 result.kept,
                 result.relabelled,
                 result.dropped,
-                result.undecided,
+                result.unchanged,
             )
         )
     )

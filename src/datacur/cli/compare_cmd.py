@@ -14,6 +14,7 @@ from rich.table import Table
 
 from datacur.cli._common import DbOption, JsonOption, out_console
 from datacur.labels import CLASSES
+from datacur.wording import count_noun
 
 
 def _fmt(value: float, spec: str = ".4f") -> str:
@@ -94,8 +95,8 @@ def compare(
     level = f"{100 * (1 - alpha):g}%"
     table = Table(
         title=(
-            f"Accuracy on {result.scored_on} — model {result.model}, {result.epochs} epochs "
-            f"({db_path})"
+            f"Accuracy on {result.scored_on} — model {result.model}, "
+            f"{count_noun(result.epochs, 'epoch')} ({db_path})"
         )
     )
     for column, justify in (

@@ -22,6 +22,7 @@ from rich.table import Table
 from datacur.cli._common import DbOption, JsonOption, err_console, out_console
 from datacur.errors import EvaluationError
 from datacur.labels import CLASSES
+from datacur.wording import count_noun
 
 
 def _render_runs(results: list, db_path: Path | None) -> None:
@@ -30,7 +31,8 @@ def _render_runs(results: list, db_path: Path | None) -> None:
     runs: list[RunResult] = results
     first = runs[0]
     title = (
-        f"{first.variant} — {first.model} model, {first.epochs} epochs, {first.path} path, "
+        f"{first.variant} — {first.model} model, {count_noun(first.epochs, 'epoch')}, "
+        f"{first.path} path, "
         f"scored on {first.test_name or 'val'}"
     )
     table = Table(title=escape(title))

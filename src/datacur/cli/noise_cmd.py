@@ -21,6 +21,7 @@ from rich.table import Table
 from datacur.cli._common import ForceOption, JsonOption, SeedOption, err_console, out_console
 from datacur.errors import DatacurError
 from datacur.labels import CLASSES
+from datacur.wording import count_noun
 
 if TYPE_CHECKING:
     from datacur.noise import NoiseReport, ProgressEvent
@@ -126,7 +127,8 @@ class _progress_bars:
             return None
         self.progress.start()
         self.total = self.progress.add_task(
-            f"{self.folds} folds x {self.epochs} epochs", total=self.folds * self.epochs
+            f"{count_noun(self.folds, 'fold')} x {count_noun(self.epochs, 'epoch')}",
+            total=self.folds * self.epochs,
         )
         for fold in range(self.folds):
             self.tasks[fold] = self.progress.add_task(

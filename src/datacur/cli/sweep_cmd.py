@@ -18,6 +18,7 @@ from rich.text import Text
 
 from datacur.cli._common import DbOption, ForceOption, JsonOption, err_console, out_console
 from datacur.errors import DatacurError, EvaluationError, StoreError
+from datacur.wording import count_noun
 
 
 class _Board:
@@ -319,7 +320,8 @@ def sweep(
         scored_on = result.test_name or "val"
         out_console.print(
             board.table(
-                f"Sweep: {epochs} epochs, model {model}, scored on {scored_on} ({db_path})",
+                f"Sweep: {count_noun(epochs, 'epoch')}, model {model}, "
+                f"scored on {scored_on} ({db_path})",
                 live=False,
             )
         )

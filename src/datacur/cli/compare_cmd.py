@@ -120,7 +120,8 @@ def compare(
             str(stat.n),
             _fmt(stat.mean),
             _fmt(stat.sd),
-            f"[{_fmt(stat.ci_low)}, {_fmt(stat.ci_high)}]",
+            # an accuracy interval stays in [0, 1] (a t interval over few seeds can pass 1)
+            f"[{_fmt(min(max(stat.ci_low, 0.0), 1.0))}, {_fmt(min(max(stat.ci_high, 0.0), 1.0))}]",
         ]
         if difference is None:
             row += ["baseline", "", "", ""]

@@ -136,10 +136,11 @@ def evaluate(
             f"unknown --model {model!r}; choose one of {', '.join(MODELS)} (see `datacur models`)."
         )
     # Fail on bad input before any process starts or any TensorFlow import.
-    list_variant_images(variant)
-    require_under_cap(measure_cap(variant))
-    if test is not None:
-        list_folder_images(test)
+    with err_console.status(f"Checking {variant}..."):  # seconds on 10,000 images
+        list_variant_images(variant)
+        require_under_cap(measure_cap(variant))
+        if test is not None:
+            list_folder_images(test)
     db_path = None if no_store else (db or default_results_db())
     seed_list = list(range(seed, seed + seeds))
 

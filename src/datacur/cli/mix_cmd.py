@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from datacur.cli._common import ForceOption, JsonOption, err_console, out_console
@@ -130,6 +136,7 @@ def mix(
         return
     target = out if out is not None else Path("datasets") / plan.recipe.name
     with Progress(
+        SpinnerColumn(),  # moves while a synth input renders, before the first image counts
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),

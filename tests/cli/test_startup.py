@@ -69,7 +69,7 @@ def test_models_lists_sizes_without_tensorflow() -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["evaluate", "v"], True),
+        (["evaluate", "v"], False),  # imports it itself, after checking its inputs
         (["sweep", "r.yaml"], True),
         (["noise", "v"], True),
         (["noise", "v", "--no-model"], False),
@@ -93,6 +93,11 @@ def test_noise_command_defaults_mirror_the_library() -> None:
     assert noise_cmd.SHORT_EPOCHS == noise.SHORT_EPOCHS
     assert noise_cmd.FULL_EPOCHS == noise.FULL_EPOCHS
     assert noise_cmd.DEFAULT_CACHE_DIR == noise.DEFAULT_CACHE_DIR
+
+
+def test_evaluate_of_a_missing_folder_fails_before_importing_tensorflow(tmp_path) -> None:
+    loaded, _ = _heavy_modules_loaded(["evaluate", str(tmp_path / "nope")])
+    assert "tensorflow" not in loaded and "keras" not in loaded
 
 
 def test_tensorflow_import_spinner_draws_on_the_given_terminal_fd() -> None:

@@ -84,9 +84,10 @@ def _root(
     """
 
 
-TENSORFLOW_COMMANDS = frozenset({"evaluate", "noise", "sweep"})
+TENSORFLOW_COMMANDS = frozenset({"noise", "sweep"})
 """Commands that train models: TensorFlow is imported quietly before they run (not for
-``--help``, nor for ``noise --no-model``, which trains nothing and must start in a second)."""
+``--help``, nor for ``noise --no-model``, which trains nothing and must start in a second).
+``evaluate`` imports it itself, once its inputs are checked."""
 
 
 _HANDLER_PID = os.getpid()

@@ -141,6 +141,10 @@ def evaluate(
         require_under_cap(measure_cap(variant))
         if test is not None:
             list_folder_images(test)
+    # TensorFlow only now, so a wrong path fails in a second, not after a 20-30 s import
+    from datacur._tf import import_tensorflow_quietly
+
+    import_tensorflow_quietly(announce=True)
     db_path = None if no_store else (db or default_results_db())
     seed_list = list(range(seed, seed + seeds))
 

@@ -269,8 +269,8 @@ class ReviewApp(App[ReviewProgress]):
         narrow = self.size.width < self.NARROW_BELOW
         self.query_one("#main").set_class(narrow, "narrow")
         self.preview_cells = self.narrow_preview_cells if narrow else self.wide_preview_cells
-        if self.current() is not None:
-            self._show(self.current())
+        if (row := self.current()) is not None:
+            self._show(row)
 
     def run(self, *args: Any, **kwargs: Any) -> ReviewProgress | None:
         """Run in this terminal; refuse at once when there is none (no escape codes dumped

@@ -87,7 +87,7 @@ def _display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
     return _typer_display_type_rich(self, ctx)
 
 
-TyperOption.display_type_rich = _display_type_rich  # type: ignore[method-assign]
+TyperOption.display_type_rich = _display_type_rich  # type: ignore[method-assign,assignment]
 
 
 class DatacurGroup(TyperGroup):

@@ -50,7 +50,7 @@ def test_apply_drops_relabels_and_records(tmp_path: Path, variant: Path) -> None
     out = tmp_path / "out"
     assert _snapshot(variant) == before  # input untouched
     assert (result.dropped, result.relabelled, result.kept) == (1, 1, 1)
-    assert result.images == 50 - 1 and result.undecided == 50 - 3
+    assert result.images == 50 - 1 and result.unchanged == 50 - 3
     assert not (out / "train/i/i_0.png").exists()
     assert (out / "train/vi/iv_1.png").read_bytes() == (variant / "train/iv/iv_1.png").read_bytes()
     assert (out / "val/x/x_1.png").exists()  # that drop was undone

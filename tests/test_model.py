@@ -22,6 +22,8 @@ EXPECTED_PARAMETERS = {"fixed": 232_330, "resnet50": 23_608_202, "small-cnn": 28
 @pytest.mark.parametrize("name", sorted(EXPECTED_PARAMETERS), ids=str)
 def test_registered_models_have_their_documented_size(name: str) -> None:
     assert count_parameters(name) == EXPECTED_PARAMETERS[name]
+    # `datacur models` shows the stated figure without building the model: it must be true
+    assert MODELS[name].parameters == EXPECTED_PARAMETERS[name]
 
 
 def test_fixed_model_is_cut_at_conv2_block3_out_with_logits_head() -> None:

@@ -137,7 +137,7 @@ def test_report_picks_largest_group_and_names_the_rest(
     variant, db, variant_hash = scored_variant
     save_run(fake_run("demo", 0, 0.9, variant_hash=variant_hash, epochs=10), db)
     result = build_report(str(variant), db_path=db, out_dir=tmp_path / "a")
-    assert result.runs == 3 and any("10 epochs (1 runs)" in note for note in result.notes)
+    assert result.runs == 3 and any("10 epochs (1 run)" in note for note in result.notes)
     result = build_report(str(variant), db_path=db, out_dir=tmp_path / "b", epochs=10)
     assert result.runs == 1
 

@@ -15,13 +15,20 @@ from typing import Any
 __all__ = ["import_tensorflow_quietly"]
 
 
-def import_tensorflow_quietly() -> Any:
-    """Import and return ``tensorflow`` (and Keras), silencing only the import's C++ logs."""
+def import_tensorflow_quietly(*, announce: bool = False) -> Any:
+    """Import and return ``tensorflow`` (and Keras), silencing only the import's C++ logs.
+
+    With ``announce`` and a terminal on stderr, a rich spinner "Loading TensorFlow..." runs
+    while the import does (seconds to tens of seconds on a loaded machine); it draws on a
+    copy of the real stderr, since fd 2 itself is muted meanwhile, and is erased afterwards.
+    """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    announce = announce and sys.stderr.isatty()
     sys.stderr.flush()
     saved = os.dup(2)
+    spinner = _start_spinner(saved) if announce else None
     try:
         with open(os.devnull, "wb") as devnull:
             os.dup2(devnull.fileno(), 2)
@@ -31,5 +38,19 @@ def import_tensorflow_quietly() -> Any:
             finally:
                 os.dup2(saved, 2)
     finally:
+        if spinner is not None:
+            status, stream = spinner
+            status.stop()
+            stream.close()
         os.close(saved)
     return tensorflow
+
+
+def _start_spinner(terminal_fd: int) -> tuple[Any, Any]:
+    """A started rich status spinner on its own copy of ``terminal_fd``, and that stream."""
+    from rich.console import Console
+
+    stream = os.fdopen(os.dup(terminal_fd), "w")
+    status = Console(file=stream, force_terminal=True).status("Loading TensorFlow...")
+    status.start()
+    return status, stream

@@ -47,7 +47,9 @@ class ApplyResult:
     kept: int
     relabelled: int
     dropped: int
-    undecided: int
+    unchanged: int
+    """Images the journal does not mention (never flagged, or flagged and left alone),
+    copied as they are; not "undecided": the journal cannot tell which were flagged."""
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -91,7 +93,7 @@ def apply_journal(
     """Write a new variant at ``out_dir``: ``variant_dir`` with the journal's decisions applied.
 
     ``drop`` removes an image, ``relabel`` moves it to the new class folder of the same
-    split (a name clash gets a ``-from-<label>`` suffix), ``keep`` and undecided images are
+    split (a name clash gets a ``-from-<label>`` suffix), ``keep`` and images without a decision are
     copied byte for byte.
 
     Raises:
@@ -182,7 +184,7 @@ def apply_journal(
         kept=counts["keep"],
         relabelled=counts["relabel"],
         dropped=counts["drop"],
-        undecided=counts[""],
+        unchanged=counts[""],
     )
 
 

@@ -20,6 +20,7 @@ from scipy import stats
 from datacur.errors import StoreError, VariantError
 from datacur.labels import CLASSES
 from datacur.store import StoredRun, load_runs
+from datacur.wording import count_noun
 
 __all__ = [
     "MAX_SEEDS_ESTIMATE",
@@ -351,6 +352,12 @@ def _is_hex(text: str) -> bool:
     return bool(text) and all(char in "0123456789abcdef" for char in text.lower())
 
 
+def _filters_text(**filters: object) -> str:
+    """`` (test=dev-test, epochs=100)`` for the filters given; nothing for unset ones."""
+    given = [f"{key}={value}" for key, value in filters.items() if value is not None]
+    return f" ({', '.join(given)})" if given else ""
+
+
 def resolve_variants(
     specs: Sequence[str], runs: Sequence[StoredRun], *, cwd: Path | None = None
 ) -> list[VariantRef]:
@@ -456,7 +463,7 @@ def _describe(key: ContextKey, runs: Sequence[StoredRun]) -> str:
     name = next((run.test_name for run in runs if _context(run) == key), None)
     test_hash, model, epochs = key
     where = f"test {name} ({test_hash[:8]})" if test_hash else "val only"
-    return f"{where}, model {model}, {epochs} epochs"
+    return f"{where}, model {model}, {count_noun(epochs, 'epoch')}"
 
 
 def _choose_context(
@@ -534,8 +541,9 @@ def compare_variants(
         all_runs = [run for run in all_runs if run.epochs == epochs]
     if not all_runs:
         raise StoreError(
-            f"{db_path or 'results database'}: no runs match (test={test_name}, "
-            f"epochs={epochs}, model={model}). Score variants with `datacur evaluate` first."
+            f"{db_path or 'results database'}: no runs match"
+            f"{_filters_text(test=test_name, epochs=epochs, model=model)}. Score variants with "
+            "`datacur evaluate` (or `datacur sweep`) first; `datacur leaderboard` lists the runs."
         )
     refs = resolve_variants(specs, all_runs, cwd=cwd)
     seen: dict[str, str] = {}
@@ -890,8 +898,9 @@ def compare_across_models(
         all_runs = [run for run in all_runs if run.epochs == epochs]
     if not all_runs:
         raise StoreError(
-            f"{db_path or 'results database'}: no runs match (test={test_name}, "
-            f"epochs={epochs}). Score both variants with `datacur evaluate --model M` first."
+            f"{db_path or 'results database'}: no runs match"
+            f"{_filters_text(test=test_name, epochs=epochs)}. Score both variants with "
+            "`datacur evaluate --model M` first."
         )
     refs = resolve_variants(specs, all_runs, cwd=cwd)
     hashes = {ref.variant_hash for ref in refs}

@@ -35,6 +35,7 @@ __all__ = [
     "count_parameters",
     "embedding_model",
     "register_model",
+    "stated_parameters",
 ]
 
 IMAGE_SIZE: tuple[int, int] = (32, 32)
@@ -140,11 +141,16 @@ def build_small_cnn_model() -> Any:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A named model: how to build it (uncompiled) and one line on what it is."""
+    """A named model: how to build it (uncompiled), one line on what it is and its size.
+
+    ``parameters`` is stated, not computed, so ``datacur models`` lists the registry without
+    importing TensorFlow (seconds); a test builds each model and checks the figure.
+    """
 
     name: str
     description: str
     build: Callable[[], Any]
+    parameters: int | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -166,11 +172,15 @@ register_model(
         "fixed",
         "the competition's model: ResNet50 cut at conv2_block3_out, GAP, Dense(10)",
         build_fixed_model,
+        parameters=232_330,
     )
 )
 register_model(
     ModelSpec(
-        "resnet50", "the full ResNet50 (no weights) at 32x32, same head", build_resnet50_model
+        "resnet50",
+        "the full ResNet50 (no weights) at 32x32, same head",
+        build_resnet50_model,
+        parameters=23_608_202,
     )
 )
 register_model(
@@ -178,6 +188,7 @@ register_model(
         "small-cnn",
         "a compact CNN from scratch: 3 conv/BN/pool blocks, dropout, same head",
         build_small_cnn_model,
+        parameters=289_642,
     )
 )
 
@@ -196,5 +207,13 @@ def build_model(name: str = DEFAULT_MODEL) -> Any:
 
 
 def count_parameters(name: str) -> int:
-    """Number of parameters (trainable and not) of a registered model."""
+    """Number of parameters (trainable and not) of a registered model; builds it."""
     return int(build_model(name).count_params())
+
+
+def stated_parameters(name: str) -> int:
+    """The parameter count a registered model states, building it only when it states none."""
+    spec = MODELS.get(name)
+    if spec is not None and spec.parameters is not None:
+        return spec.parameters
+    return count_parameters(name)

@@ -31,6 +31,7 @@ from datacur.imagechecks import (
 from datacur.io import atomic_write_bytes, atomic_write_text
 from datacur.labels import CLASS_INDEX, CLASSES
 from datacur.variant import VariantImage, compute_content_hash, list_variant_images
+from datacur.wording import count_noun
 
 __all__ = [
     "DEFAULT_CACHE_DIR",
@@ -730,9 +731,9 @@ def find_noise(
     )
     accuracy = float(np.mean(predictions.pred_probs.argmax(axis=1) == labels))
     schedule = (
-        f"full ({epochs} epochs per fold, the competition's)"
+        f"full ({count_noun(epochs, 'epoch')} per fold, the competition's)"
         if epochs >= FULL_EPOCHS
-        else f"short ({epochs} epochs per fold; the competition trains {FULL_EPOCHS})"
+        else f"short ({count_noun(epochs, 'epoch')} per fold; the competition trains {FULL_EPOCHS})"
     )
     return NoiseReport(
         rows=rank_issues(issues, variant=str(variant_dir.resolve())),

@@ -23,6 +23,7 @@ from datacur.errors import DatacurError, StoreError, VariantError
 from datacur.io import atomic_output_dir, open_image
 from datacur.labels import CLASSES, SPLITS
 from datacur.store import StoredRun, load_runs
+from datacur.wording import count_noun
 
 __all__ = [
     "FIGURE_DPI",
@@ -154,18 +155,33 @@ def plot_per_class(means: Mapping[str, float], sds: Mapping[str, float], *, titl
     Returns:
         PNG bytes of size :func:`figure_pixels` ``("per_class")``.
     """
+    return _png_bytes(_per_class_figure(means, sds, title=title))
+
+
+def _clip_interval(value: float, low: float, high: float) -> tuple[float, float]:
+    """An accuracy interval ``[low, high]`` clipped to [0, 1] (accuracy cannot leave it),
+    returned as the (below, above) lengths from ``value`` that error bars take."""
+    return max(0.0, value - max(low, 0.0)), max(0.0, min(high, 1.0) - value)
+
+
+def _per_class_figure(means: Mapping[str, float], sds: Mapping[str, float], *, title: str) -> Any:
     figure = _new_figure("per_class")
     axis = figure.subplots()
-    heights = [means.get(label, math.nan) for label in CLASSES]
-    errors = [sds.get(label, 0.0) if math.isfinite(sds.get(label, math.nan)) else 0.0
-              for label in CLASSES]  # fmt: skip
-    axis.bar(CLASSES, np.nan_to_num(heights), yerr=errors, capsize=3, color="C0")
-    for index, value in enumerate(heights):
-        label = "n/a" if not math.isfinite(value) else f"{value:.2f}"
-        axis.text(index, min(np.nan_to_num(value) + 0.02, 1.02), label, ha="center", fontsize=8)
-    axis.set(ylim=(0, 1.08), ylabel="accuracy", title=title)
+    heights = np.nan_to_num([means.get(label, math.nan) for label in CLASSES])
+    spans = [
+        _clip_interval(height, height - sd, height + sd) if math.isfinite(sd) else (0.0, 0.0)
+        for height, sd in zip(heights, (sds.get(label, math.nan) for label in CLASSES), strict=True)
+    ]
+    below, above = (list(side) for side in zip(*spans, strict=True))
+    axis.bar(CLASSES, heights, yerr=[below, above], capsize=3, color="C0")
+    for index, label in enumerate(CLASSES):
+        value = means.get(label, math.nan)
+        text = "n/a" if not math.isfinite(value) else f"{value:.2f}"
+        # above the error bar's cap, not on it (the bar's top may be under the whisker)
+        axis.text(index, heights[index] + above[index] + 0.02, text, ha="center", fontsize=8)
+    axis.set(ylim=(0, 1.12), ylabel="accuracy", title=title)
     axis.grid(axis="y", alpha=0.3)
-    return _png_bytes(figure)
+    return figure
 
 
 def plot_class_balance(counts: Mapping[str, Mapping[str, int]], *, title: str) -> bytes:
@@ -174,6 +190,10 @@ def plot_class_balance(counts: Mapping[str, Mapping[str, int]], *, title: str) -
     Returns:
         PNG bytes of size :func:`figure_pixels` ``("balance")``.
     """
+    return _png_bytes(_class_balance_figure(counts, title=title))
+
+
+def _class_balance_figure(counts: Mapping[str, Mapping[str, int]], *, title: str) -> Any:
     figure = _new_figure("balance")
     axis = figure.subplots()
     positions = np.arange(len(CLASSES))
@@ -186,9 +206,10 @@ def plot_class_balance(counts: Mapping[str, Mapping[str, int]], *, title: str) -
         axis.bar_label(bars, fontsize=7)
     axis.set_xticks(positions, CLASSES)
     axis.set(ylabel="images", title=title)
-    axis.legend(loc="upper right")
+    # Outside the axes, right of the plot: inside, "upper right" sat on the `x` bars.
+    axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     axis.grid(axis="y", alpha=0.3)
-    return _png_bytes(figure)
+    return figure
 
 
 def plot_image_sizes(sizes: Mapping[str, Sequence[tuple[int, int]]], *, title: str) -> bytes:
@@ -244,8 +265,10 @@ def plot_ratio(
     axis = figure.subplots()
     x = np.asarray(values, dtype=np.float64)
     y = np.asarray(means, dtype=np.float64)
-    lower = np.nan_to_num(y - np.asarray(low, dtype=np.float64), nan=0.0)
-    upper = np.nan_to_num(np.asarray(high, dtype=np.float64) - y, nan=0.0)
+    # accuracy intervals are clipped to [0, 1]: a t interval over few seeds can pass 1
+    lower = np.nan_to_num(y - np.clip(np.asarray(low, dtype=np.float64), 0.0, 1.0), nan=0.0)
+    upper = np.nan_to_num(np.clip(np.asarray(high, dtype=np.float64), 0.0, 1.0) - y, nan=0.0)
+    lower, upper = np.maximum(lower, 0.0), np.maximum(upper, 0.0)
     order = np.argsort(x, kind="stable")
     if scores is not None:
         for xi, seed_scores in zip(x, scores, strict=True):
@@ -375,6 +398,13 @@ pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem
 """
 
 
+def _clip01(value: float | None) -> float | None:
+    """An accuracy bound clipped to [0, 1] (NaN and None pass through)."""
+    if value is None or not math.isfinite(value):
+        return value
+    return min(max(value, 0.0), 1.0)
+
+
 def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
@@ -457,14 +487,14 @@ def _select_runs(runs: Sequence[StoredRun], notes: list[str]) -> list[StoredRun]
         return list(runs)
     chosen = max(groups.values(), key=lambda group: (len(group), group[-1].id))
     others = [
-        f"{group[0].test_name or 'val'}/{group[0].model}/{group[0].epochs} epochs "
-        f"({len(group)} runs)"
+        f"{group[0].test_name or 'val'}/{group[0].model}/{count_noun(group[0].epochs, 'epoch')} "
+        f"({count_noun(len(group), 'run')})"
         for group in groups.values()
         if group is not chosen
     ]
     notes.append(
         f"Showing the {len(chosen)} runs on {chosen[0].test_name or 'val'} with model "
-        f"{chosen[0].model} and {chosen[0].epochs} epochs; also in the database: "
+        f"{chosen[0].model} and {count_noun(chosen[0].epochs, 'epoch')}; also in the database: "
         f"{', '.join(others)}. Choose with --test/--model/--epochs."
     )
     return chosen
@@ -986,7 +1016,7 @@ def build_sweep_report(
             stat.n,
             _fmt(stat.mean),
             _fmt(stat.sd),
-            f"[{_fmt(stat.ci_low)}, {_fmt(stat.ci_high)}]",
+            f"[{_fmt(_clip01(stat.ci_low))}, {_fmt(_clip01(stat.ci_high))}]",
         ]
         if difference is None:
             row += ["baseline", "", ""]
@@ -999,8 +1029,8 @@ def build_sweep_report(
         rows.append(row)
     sections.append(
         f"<h2>Comparison</h2><p>Accuracy on <b>{_esc(comparison.scored_on)}</b>, model "
-        f"{_esc(comparison.model)}, {comparison.epochs} epochs; differences paired by seed "
-        f"against the first variant.</p>" + _table(headers, rows)
+        f"{_esc(comparison.model)}, {count_noun(comparison.epochs, 'epoch')}; differences "
+        f"paired by seed against the first variant.</p>" + _table(headers, rows)
     )
     numeric = axis is not None and all(
         isinstance(point.value, int | float) and not isinstance(point.value, bool)

@@ -7,11 +7,14 @@ start resumes at the first undecided image with progress shown (reviewed / total
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import yaml
 from PIL import Image, UnidentifiedImageError
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -19,7 +22,7 @@ from rich.text import Text
 from rich_pixels import Pixels
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Container, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
@@ -33,6 +36,8 @@ __all__ = [
     "DEFAULT_LABEL_BOOK",
     "ReviewApp",
     "ReviewProgress",
+    "find_label_book",
+    "find_twin",
     "load_review",
     "preview_image",
     "review_issues",
@@ -46,6 +51,8 @@ HELP = """\
   r  relabel       to the suggested class
   t  type class    relabel to a class you type (Enter; Esc cancels)
   d  drop          remove the image
+  w  drop the twin the other copy of a duplicate, leak or two-label pair
+                   (shown beside it); this one is kept
   u  undo          cancel the latest decision
 [b]Move[/b]
   s  skip          next undecided image, no decision
@@ -96,6 +103,51 @@ def _pixels(path: Path, cells: tuple[int, int]) -> RenderableType:
     return Pixels.from_image(image)
 
 
+_TWIN_PATH = re.compile(r"(?:^|\s)((?:train|val)/[^/\s]+/[^\s,;]+\.[A-Za-z0-9]+)")
+
+
+def find_twin(row: IssueRow) -> str | None:
+    """The other image of a duplicate, leakage or two-label pair, as its reason names it.
+
+    The checks write the partner's variant path into the reason ("byte-identical to
+    train/x/a.png in train"); None when the reason names no other image.
+    """
+    for match in _TWIN_PATH.finditer(row.reason):
+        if match.group(1) != row.path:
+            return match.group(1)
+    return None
+
+
+def find_label_book(variant_dir: Path) -> Path | None:
+    """The label book that goes with a variant, or None when none can be found.
+
+    Looked for, in order: an input of the variant's ``recipe.yaml`` whose name or folder
+    says label book (paths there are relative to the variant); a ``label-book`` folder
+    next to the variant (``datasets/label-book`` beside ``datasets/dcai-2021``); then
+    ``datasets/label-book`` under the current folder.
+    """
+    variant_dir = Path(variant_dir)
+    candidates: list[Path] = []
+    recipe = variant_dir / "recipe.yaml"
+    if recipe.is_file():
+        try:
+            data: Any = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            data = None
+        inputs = data.get("inputs") if isinstance(data, dict) else None
+        for item in inputs if isinstance(inputs, list) else []:
+            if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+                continue
+            words = f"{item.get('name', '')} {Path(item['path']).name}".lower()
+            if "label" in words and "book" in words:
+                candidates.append(variant_dir / item["path"])
+    candidates += [variant_dir.parent / "label-book", DEFAULT_LABEL_BOOK]
+    for candidate in candidates:
+        if candidate.is_dir() and any((candidate / label).is_dir() for label in CLASSES):
+            return candidate
+    return None
+
+
 def _short_path(path: str, *, keep: int = 10) -> str:
     """``train/ix/aebd296a-ce5d-11eb-b317.png`` -> ``train/ix/aebd296a-c….png`` for the table."""
     folder, _, name = path.rpartition("/")
@@ -143,24 +195,33 @@ class ReviewApp(App[ReviewProgress]):
     """Review flagged images: keep, relabel or drop each, journalled as it happens."""
 
     TITLE = "datacur review"
+    ENABLE_COMMAND_PALETTE = False  # its footer key would push ours off an 80-column screen
+    NARROW_BELOW = 120
+    """Terminals narrower than this stack the table above the preview (80x24 must work)."""
     CSS = """
+    #main { layout: horizontal; }
     #table { width: 3fr; }
     #side { width: 2fr; min-width: 40; padding: 0 1; }
+    #main.narrow { layout: vertical; }
+    #main.narrow #table { width: 100%; height: 8; }
+    #main.narrow #side { width: 100%; height: 1fr; min-width: 0; }
     #classbox { dock: bottom; display: none; }
     #classbox.visible { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("k", "keep", "Keep"),
         Binding("r", "relabel", "Relabel"),
-        Binding("t", "type_class", "Type class"),
+        Binding("t", "type_class", "Type class", show=False),
         Binding("d", "drop", "Drop"),
+        Binding("w", "drop_twin", "Drop twin"),
         Binding("u", "undo", "Undo"),
         Binding("s", "skip", "Skip"),
         Binding("n", "next", "Next", show=False),
         Binding("p", "prev", "Prev", show=False),
-        Binding("f", "filter_issue", "Issue filter"),
-        Binding("c", "filter_class", "Class filter"),
-        Binding("o", "sort", "Sort"),
+        # in the help (?): the footer shows only what fits 80 columns
+        Binding("f", "filter_issue", "Issue filter", show=False),
+        Binding("c", "filter_class", "Class filter", show=False),
+        Binding("o", "sort", "Sort", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_review", "Quit"),
     ]
@@ -173,13 +234,17 @@ class ReviewApp(App[ReviewProgress]):
         variant_dir: Path,
         label_book: Path | None = DEFAULT_LABEL_BOOK,
         preview_cells: tuple[int, int] = (36, 16),
+        narrow_preview_cells: tuple[int, int] = (18, 8),
     ) -> None:
         super().__init__()
         self.rows = list(rows)
         self.by_path = {row.path: row for row in self.rows}
         self.variant_dir = Path(variant_dir)
         self.label_book = Path(label_book) if label_book is not None else None
+        self.wide_preview_cells = preview_cells
+        self.narrow_preview_cells = narrow_preview_cells
         self.preview_cells = preview_cells
+        self._twin_keeps: set[int] = set()  # journal lengths after a `w` (drop twin + keep)
         self.journal = Journal(journal_path)
         self.issue_filter = ""
         self.class_filter = ""
@@ -191,7 +256,7 @@ class ReviewApp(App[ReviewProgress]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal():
+        with Container(id="main"):
             yield DataTable(id="table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="side"):
                 yield Static(id="preview")
@@ -200,7 +265,28 @@ class ReviewApp(App[ReviewProgress]):
         yield Input(placeholder=f"class ({' '.join(CLASSES)}), Enter to relabel", id="classbox")
         yield Footer()
 
+    def on_resize(self, event: object) -> None:
+        narrow = self.size.width < self.NARROW_BELOW
+        self.query_one("#main").set_class(narrow, "narrow")
+        self.preview_cells = self.narrow_preview_cells if narrow else self.wide_preview_cells
+        if (row := self.current()) is not None:
+            self._show(row)
+
+    def run(self, *args: Any, **kwargs: Any) -> ReviewProgress | None:
+        """Run in this terminal; refuse at once when there is none (no escape codes dumped
+        into a pipe or a log, no wait for keys that cannot come)."""
+        if not kwargs.get("headless") and not (sys.stdin.isatty() and sys.stdout.isatty()):
+            self.journal.close()
+            raise DatacurError(
+                "datacur review needs an interactive terminal (stdin and stdout are not one). "
+                "Run it in a terminal, not through a pipe, a redirect or a batch job."
+            )
+        return super().run(*args, **kwargs)
+
     def on_mount(self) -> None:
+        self.query_one("#main").set_class(self.size.width < self.NARROW_BELOW, "narrow")
+        if self.size.width < self.NARROW_BELOW:
+            self.preview_cells = self.narrow_preview_cells
         table = self.query_one(DataTable)
         for column in ("#", "decision", "path", "label", "suggested", "issue", "score"):
             table.add_column(column, key=column)
@@ -259,6 +345,12 @@ class ReviewApp(App[ReviewProgress]):
             )
         if focus_path is not None:
             self._goto_path(focus_path)
+        if not rows:  # an empty view previews nothing (not the last image it showed)
+            self.query_one("#preview", Static).update(
+                Text("No image matches the filters: press f or c to change them.", style="dim")
+            )
+            self.query_one("#details", Static).update("")
+            self.query_one("#book", Static).update("")
         self._refresh_titles()
 
     def _refresh_titles(self) -> None:
@@ -302,13 +394,43 @@ class ReviewApp(App[ReviewProgress]):
         row = self.current()
         if row is None:
             return
-        self.query_one("#preview", Static).update(
-            _pixels(self.variant_dir / row.path, self.preview_cells)
+        self._show(row)
+
+    def _preview(self, row: IssueRow) -> RenderableType:
+        """The image, and its twin beside it (with both paths) when the row names one."""
+        twin = find_twin(row)
+        if twin is None:
+            return _pixels(self.variant_dir / row.path, self.preview_cells)
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column()
+        grid.add_column()
+        width, height = self.preview_cells
+        cells = (max(8, min(width, (self.size.width - 8) // 2)), height)
+        grid.add_row(
+            Text(f"this (d): {row.label}", style="bold"),
+            Text(f"twin (w): {_label_of(twin)}", style="bold"),
         )
+        grid.add_row(
+            _pixels(self.variant_dir / row.path, cells), _pixels(self.variant_dir / twin, cells)
+        )
+        grid.add_row(
+            Text(_short_path(row.path), overflow="fold"),
+            Text(_short_path(twin) + self._twin_status(twin), overflow="fold"),
+        )
+        return grid
+
+    def _twin_status(self, twin: str) -> str:
+        decision = self.journal.decisions.get(twin)
+        return f" ({decision.action})" if decision is not None else ""
+
+    def _show(self, row: IssueRow) -> None:
+        self.query_one("#preview", Static).update(self._preview(row))
         details = Table.grid(padding=(0, 1))
         details.add_column(style="bold")
         details.add_column()
         details.add_row("path", row.path)
+        if (twin := find_twin(row)) is not None:
+            details.add_row("twin", twin)
         details.add_row("label", row.label)
         details.add_row("suggested", row.suggested or "-")
         details.add_row("decision", self._status(row.path) or "-")
@@ -332,8 +454,11 @@ class ReviewApp(App[ReviewProgress]):
                 continue
             examples = self._book_images(label)
             parts.append(Text(f"label book: {title} '{label}'", style="bold"))
+            if self.label_book is None:
+                parts.append(Text("  (no label book found: pass --label-book DIR)", style="dim"))
+                continue
             if not examples:
-                parts.append(Text("  (no label-book images)", style="dim"))
+                parts.append(Text(f"  (none in {self.label_book / label})", style="dim"))
                 continue
             grid = Table.grid(padding=(0, 1))
             for _ in examples:
@@ -348,8 +473,13 @@ class ReviewApp(App[ReviewProgress]):
         row = self.current()
         if row is None:
             return
-        self.journal.record(action, row.path, label=row.label, to=to, issue=row.issue)
         index = self.query_one(DataTable).cursor_row
+        previous = self.journal.decisions.get(row.path)
+        if previous is not None and (previous.action, previous.to) == (action, to):
+            # the same decision again (k on the last image, twice): nothing changes, no line
+            self._goto_pending(start=index + 1)
+            return
+        self.journal.record(action, row.path, label=row.label, to=to, issue=row.issue)
         self._update_status(row.path)
         self._goto_pending(start=index + 1)
 
@@ -366,6 +496,32 @@ class ReviewApp(App[ReviewProgress]):
 
     def action_drop(self) -> None:
         self._decide("drop")
+
+    def action_drop_twin(self) -> None:
+        """Drop the other copy of the pair and keep this one: one key, two journal lines
+        (undone together by one u)."""
+        row = self.current()
+        if row is None:
+            return
+        twin = find_twin(row)
+        if twin is None:
+            self.notify("This image has no twin: press d to drop it.", severity="warning")
+            return
+        decisions = self.journal.decisions
+        twin_done = decisions.get(twin) is not None and decisions[twin].action == "drop"
+        mine = decisions.get(row.path)
+        if twin_done and mine is not None and mine.action == "keep":
+            self._goto_pending(start=self.query_one(DataTable).cursor_row + 1)
+            return
+        index = self.query_one(DataTable).cursor_row
+        if not twin_done:
+            self.journal.record("drop", twin, label=_label_of(twin), issue=row.issue)
+        self.journal.record("keep", row.path, label=row.label, issue=row.issue)
+        if not twin_done:
+            self._twin_keeps.add(len(self.journal.in_force))
+        self._update_status(twin)
+        self._update_status(row.path)
+        self._goto_pending(start=index + 1)
 
     def action_relabel(self) -> None:
         row = self.current()
@@ -406,10 +562,15 @@ class ReviewApp(App[ReviewProgress]):
             self.query_one(DataTable).focus()
 
     def action_undo(self) -> None:
+        paired = len(self.journal.in_force) in self._twin_keeps
         undone: Decision | None = self.journal.undo()
         if undone is None:
             self.notify("Nothing to undo.")
             return
+        if paired:  # a `w`: its twin's drop goes with it
+            self._twin_keeps.discard(len(self.journal.in_force) + 1)
+            if (twin := self.journal.undo()) is not None:
+                self._update_status(twin.path)
         self._update_status(undone.path)
         if not self._goto_path(undone.path):
             self.notify(f"Undid {undone.action} of {undone.path} (hidden by the filter).")
@@ -457,19 +618,29 @@ class ReviewApp(App[ReviewProgress]):
         self.exit(self.progress)
 
 
+def _label_of(path: str) -> str:
+    """The class of a variant path ``split/label/name``."""
+    parts = path.split("/")
+    return parts[1] if len(parts) >= 3 and parts[1] in CLASSES else ""
+
+
 def review_issues(
     issues_csv: Path,
     journal_path: Path,
     *,
     variant_dir: Path | None = None,
-    label_book: Path | None = DEFAULT_LABEL_BOOK,
+    label_book: Path | None = None,
 ) -> ReviewProgress:
     """Run the review UI in this terminal until the user quits; return the progress.
+
+    ``label_book`` None finds the variant's own (see :func:`find_label_book`).
 
     Example:
         >>> review_issues(Path("issues.csv"), Path("review.jsonl"))  # doctest: +SKIP
     """
     rows, variant = load_review(issues_csv, variant_dir=variant_dir)
+    if label_book is None:
+        label_book = find_label_book(variant)
     app = ReviewApp(rows, journal_path, variant_dir=variant, label_book=label_book)
     result = app.run()
     return result if result is not None else app.progress

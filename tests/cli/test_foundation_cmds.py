@@ -38,7 +38,8 @@ def test_cap_on_a_folder_that_is_not_a_variant(tmp_path: Path) -> None:
 def test_check_clean_variant_exits_0(tmp_path: Path, make_variant) -> None:
     variant = make_variant(tmp_path / "v", n_train=1, n_val=1)
     result = runner.invoke(app, ["check", str(variant)])
-    assert result.exit_code == 0 and "OK" in result.stderr
+    assert result.exit_code == 0 and "OK" in result.stdout  # the verdict is the result
+    assert "OK" not in result.stderr
 
 
 def test_check_reports_errors_and_exits_1(tmp_path: Path, make_variant) -> None:

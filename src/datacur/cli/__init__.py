@@ -100,8 +100,10 @@ def _root(
         os.environ[FOLLOW_LINKS_ENV] = "1"
 
 
-TENSORFLOW_COMMANDS = frozenset({"evaluate", "models", "noise", "sweep", "score"})
-"""Commands that train or build models: TensorFlow is imported quietly before they run."""
+TENSORFLOW_COMMANDS = frozenset({"noise", "score", "sweep"})
+"""Commands that train models: TensorFlow is imported quietly before they run (not for
+``--help``, nor for ``noise --no-model``, which trains nothing and must start in a second).
+``evaluate`` imports it itself, once its inputs are checked."""
 
 
 _HANDLER_PID = os.getpid()
@@ -149,10 +151,10 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _interrupt_on_sigint)
     os.register_at_fork(after_in_child=_default_sigterm)
     try:
-        if args and args[0] in TENSORFLOW_COMMANDS and "--help" not in args:
+        if _needs_tensorflow(args):
             from datacur._tf import import_tensorflow_quietly
 
-            import_tensorflow_quietly()
+            import_tensorflow_quietly(announce=True)
         build_app()(args=argv, prog_name="datacur")
     except KeyboardInterrupt:
         _abort()
@@ -160,6 +162,12 @@ def main(argv: list[str] | None = None) -> None:
         if _INTERRUPT_RECEIVED:  # an interruption TensorFlow re-raised as something else
             _abort()
         raise
+
+
+def _needs_tensorflow(args: list[str]) -> bool:
+    if not args or args[0] not in TENSORFLOW_COMMANDS or "--help" in args:
+        return False
+    return not (args[0] == "noise" and "--no-model" in args)
 
 
 def _abort() -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from datacur.errors import DatacurError
 
@@ -75,6 +76,36 @@ SeedOption = Annotated[
 ]
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one ``Warning: <message>`` line on stderr, not Python's
+    ``/path/synth.py:607: UserWarning: ...`` followed by the source line."""
+    err_console.print(
+        f"[bold yellow]Warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True
+    )
+
+
+_typer_display_type_rich = TyperOption.display_type_rich
+
+
+def _display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
+    """No type column for a flag: typer 0.29 shows ``--force <bool>``, which reads as if the
+    flag took a value (``--force true`` is then an error). Options that take a value keep
+    their ``<int>``, ``<path>`` etc."""
+    if self.is_flag:
+        return None
+    return _typer_display_type_rich(self, ctx)
+
+
+TyperOption.display_type_rich = _display_type_rich  # type: ignore[method-assign,assignment]
+
+
 class DatacurGroup(TyperGroup):
     """Root command group with the one DatacurError handler STYLE.md asks for.
 
@@ -85,7 +116,9 @@ class DatacurGroup(TyperGroup):
 
     def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():  # restores Python's own display afterwards
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except DatacurError as err:
             err_console.print(
                 f"[bold red]Error:[/] {escape(str(err))}",

@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from datacur.apply import apply_journal
 from datacur.cli._common import ForceOption, JsonOption, out_console
 
 
@@ -28,12 +27,14 @@ def apply(
 
     Example: datacur apply datasets/dcai-2021 review.jsonl --out datasets/dcai-reviewed
     """
+    from datacur.apply import apply_journal  # NumPy and Pillow: loaded only when applying
+
     result = apply_journal(variant, journal, out, overwrite=force)
     if as_json:
         out_console.print_json(json.dumps(asdict(result)))
         return
     table = Table(title=f"Applied {journal} to {variant}")
-    for column in ("images", "kept", "relabelled", "dropped", "undecided"):
+    for column in ("images", "kept", "relabelled", "dropped", "no decision"):
         table.add_column(column, justify="right")
     table.add_row(
         *(
@@ -43,7 +44,7 @@ def apply(
                 result.kept,
                 result.relabelled,
                 result.dropped,
-                result.undecided,
+                result.unchanged,
             )
         )
     )

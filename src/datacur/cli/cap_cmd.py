@@ -9,13 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from datacur.cap import MAX_IMAGES, measure_cap
 from datacur.cli._common import JsonOption, err_console, out_console
 
 
 def cap(
     variant: Annotated[Path, typer.Argument(help="Dataset variant folder (train/ and val/).")],
-    limit: Annotated[int, typer.Option(help="The cap to check against.")] = MAX_IMAGES,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="The cap to check against [default: the competition's 10,000]."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Count VARIANT as the fixed script does: (ceil(train/8) + ceil(val/8)) * 8.
@@ -24,7 +26,11 @@ def cap(
 
     Example: datacur cap datasets/dcai-2021
     """
-    result = measure_cap(variant, limit=limit)
+    with err_console.status(f"Counting {variant}..."):
+        # imported here: datacur.cap reads images (NumPy, Pillow); `--help` must start fast
+        from datacur.cap import MAX_IMAGES, measure_cap
+
+        result = measure_cap(variant, limit=MAX_IMAGES if limit is None else limit)
     if as_json:
         payload = {
             "variant": result.variant,

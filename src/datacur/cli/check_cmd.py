@@ -45,9 +45,10 @@ def check(
     if against:
         _print_twins(variant, against, as_json=as_json)
         return
-    from datacur.check import check_variant
+    with err_console.status(f"Checking {variant}..."):  # seconds on a big variant: not blank
+        from datacur.check import check_variant
 
-    report = check_variant(variant)
+        report = check_variant(variant)
     if as_json:
         typer.echo(
             json.dumps(
@@ -89,8 +90,8 @@ def check(
         f"{report.variant}: {report.images:,} images read by the loader, "
         f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
     )
-    if report.ok:
-        err_console.print(f"[green]OK[/] {summary}", highlight=False, soft_wrap=True)
+    if report.ok:  # the verdict is the result: stdout, so `datacur check V > log` keeps it
+        out_console.print(f"[green]OK[/] {summary}", highlight=False, soft_wrap=True)
     else:
         err_console.print(
             f"[bold red]Error:[/] {summary}. Fix the errors above.", highlight=False, soft_wrap=True

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from datacur.cli._common import DbOption, JsonOption, out_console
 from datacur.labels import CLASSES
+from datacur.wording import count_noun
 
 
 def _fmt(value: float, spec: str = ".4f") -> str:
@@ -113,8 +114,8 @@ def compare(
     level = f"{100 * (1 - alpha):g}%"
     table = Table(
         title=(
-            f"Accuracy on {result.scored_on} — model {result.model}, {result.epochs} epochs "
-            f"({db_path})"
+            f"Accuracy on {result.scored_on} — model {result.model}, "
+            f"{count_noun(result.epochs, 'epoch')} ({db_path})"
         )
     )
     for column, justify in (
@@ -138,7 +139,8 @@ def compare(
             str(stat.n),
             _fmt(stat.mean),
             _fmt(stat.sd),
-            f"[{_fmt(stat.ci_low)}, {_fmt(stat.ci_high)}]",
+            # an accuracy interval stays in [0, 1] (a t interval over few seeds can pass 1)
+            f"[{_fmt(min(max(stat.ci_low, 0.0), 1.0))}, {_fmt(min(max(stat.ci_high, 0.0), 1.0))}]",
         ]
         if difference is None:
             row += ["baseline", "", "", ""]

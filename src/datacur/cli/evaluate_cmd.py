@@ -9,12 +9,20 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from datacur.cli._common import DbOption, JsonOption, check_seed, err_console, out_console
 from datacur.errors import EvaluationError, StoreError
 from datacur.labels import CLASSES
+from datacur.wording import count_noun
 
 
 def _render_runs(results: list, db_path: Path | None) -> None:
@@ -26,8 +34,8 @@ def _render_runs(results: list, db_path: Path | None) -> None:
         first.test_name or "val"
     )
     title = (
-        f"{first.variant} — {first.model} model, {first.epochs} epochs, {first.path} path, "
-        f"scored on {scored_on}"
+        f"{first.variant} — {first.model} model, {count_noun(first.epochs, 'epoch')}, "
+        f"{first.path} path, scored on {scored_on}"
     )
     table = Table(title=escape(title))
     for column in ("seed", "best epoch", "val acc", "test acc", "s/epoch", "total"):
@@ -197,17 +205,22 @@ def evaluate(
             f"unknown --model {model!r}; choose one of {', '.join(MODELS)} (see `datacur models`)."
         )
     # Fail on bad input before any process starts or any TensorFlow import.
-    require_readable(list_variant_images(variant))  # a bomb or truncated file: before TF
-    require_under_cap(measure_cap(variant))
-    tests = list(test or [])
-    for folder in tests:
-        list_folder_images(folder)
+    with err_console.status(f"Checking {variant}..."):  # seconds on 10,000 images
+        require_readable(list_variant_images(variant))  # a bomb or truncated file: before TF
+        require_under_cap(measure_cap(variant))
+        tests = list(test or [])
+        for folder in tests:
+            list_folder_images(folder)
     names = [folder.resolve().name for folder in tests]
     if len(set(names)) != len(names):
         raise EvaluationError(
             f"--test folders must have different names (received {', '.join(names)}); "
             "scores are listed by folder name."
         )
+    # TensorFlow only now, so a wrong path fails in a second, not after a 20-30 s import
+    from datacur._tf import import_tensorflow_quietly
+
+    import_tensorflow_quietly(announce=True)
     db_path = None if no_store else (db or default_results_db())
     keep_dir = None
     if db_path is not None:
@@ -224,6 +237,7 @@ def evaluate(
     seed_list = list(range(seed, seed + seeds))
 
     progress = Progress(
+        SpinnerColumn(),  # moves while decoding, before the first epoch moves the bar
         TextColumn("[bold]seed {task.fields[seed]}"),
         BarColumn(),
         TextColumn("epoch {task.completed:>3.0f}/{task.total:.0f}"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -72,9 +73,30 @@ def leaderboard(
             "—" if row.mean_without_twins is None else f"{row.mean_without_twins:.4f}",
         )
     if not rows:
-        out_console.print("No runs yet. Score a variant with `datacur evaluate`.")
+        out_console.print(_no_rows_message(db_path, test, model), highlight=False)
         return
     out_console.print(table)
+
+
+def _no_rows_message(db_path: Path, test: str | None, model: str | None) -> str:
+    """Why the board is empty: no runs at all, or none under the filters (naming those that
+    do have runs, so `--test X` on a database of dev-test runs is not "No runs yet")."""
+    from datacur.store import leaderboard as build_leaderboard
+
+    if test is None and model is None:
+        return "No runs yet. Score a variant with `datacur evaluate`."
+    everything = build_leaderboard(db_path)
+    if not everything:
+        return "No runs yet. Score a variant with `datacur evaluate`."
+    asked = ", ".join(
+        f"{flag} {value}" for flag, value in (("--test", test), ("--model", model)) if value
+    )
+    tests = sorted({row.scored_on for row in everything})
+    models = sorted({row.model for row in everything})
+    return (
+        f"No runs with {asked}. Runs exist on test sets: {', '.join(tests)}; "
+        f"models: {', '.join(models)}."
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from datacur.cli._common import ForceOption, JsonOption, check_seed, err_console, out_console
@@ -118,9 +124,12 @@ def mix(
 
     Example: datacur mix recipes/clean.yaml --out datasets/clean --seed 1
     """
-    from datacur.mix import build_variant, plan_mix
+    # Planning reads every input image (dedupe, review, twins): seconds to a minute, so a
+    # spinner from the first second, before even the imports.
+    with err_console.status(f"Planning {recipe}: reading inputs...", spinner="dots"):
+        from datacur.mix import build_variant, plan_mix
 
-    plan = plan_mix(recipe, seed=seed)
+        plan = plan_mix(recipe, seed=seed)
     for note in plan.notes:
         err_console.print(f"[dim]{note}[/]", highlight=False)
     if dry_run:
@@ -131,6 +140,7 @@ def mix(
         return
     target = out if out is not None else Path("datasets") / plan.recipe.name
     with Progress(
+        SpinnerColumn(),  # moves while a synth input renders, before the first image counts
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),

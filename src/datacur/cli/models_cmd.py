@@ -18,9 +18,9 @@ def models(as_json: JsonOption = False) -> None:
 
     Example: datacur models
     """
-    from datacur.model import DEFAULT_MODEL, MODELS, count_parameters
+    from datacur.model import DEFAULT_MODEL, MODELS, stated_parameters
 
-    rows = [(spec.name, count_parameters(spec.name), spec.description) for spec in MODELS.values()]
+    rows = [(spec.name, stated_parameters(spec.name), spec.description) for spec in MODELS.values()]
     if as_json:
         typer.echo(json.dumps([{"name": n, "parameters": p, "description": d} for n, p, d in rows]))
         return

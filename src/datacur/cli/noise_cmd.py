@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -21,17 +21,18 @@ from rich.table import Table
 from datacur.cli._common import ForceOption, JsonOption, SeedOption, err_console, out_console
 from datacur.errors import DatacurError
 from datacur.labels import CLASSES
-from datacur.noise import (
-    DEFAULT_CACHE_DIR,
-    DEFAULT_FOLDS,
-    FULL_EPOCHS,
-    SHORT_EPOCHS,
-    NoiseReport,
-    ProgressEvent,
-    find_noise,
-    summarize_issues,
-    write_issues_csv,
-)
+from datacur.wording import count_noun
+
+if TYPE_CHECKING:
+    from datacur.noise import NoiseReport, ProgressEvent
+
+# datacur.noise loads NumPy, Pillow and imagehash, so it is imported inside the command (every
+# `datacur ... --help` would otherwise pay for it); these mirror its defaults, and
+# tests/cli/test_startup.py checks that they still do.
+DEFAULT_FOLDS = 5
+SHORT_EPOCHS = 15
+FULL_EPOCHS = 100
+DEFAULT_CACHE_DIR = Path("datasets/.cache/noise")
 
 
 def noise(
@@ -85,6 +86,8 @@ def noise(
     if not no_model:
         _require_folds(variant, folds)  # before one progress bar per fold is built
     with _progress_bars(folds, chosen_epochs, enabled=not no_model) as on_progress:
+        from datacur.noise import find_noise, write_issues_csv
+
         report = find_noise(
             variant,
             folds=folds,
@@ -137,10 +140,14 @@ class _progress_bars:
 
     def __enter__(self) -> Callable[[ProgressEvent], None] | None:
         if not self.enabled:
+            # no folds to count: a spinner, so the seconds of image checks are not a blank screen
+            self.status = err_console.status("Checking images (--no-model: no training)...")
+            self.status.start()
             return None
         self.progress.start()
         self.total = self.progress.add_task(
-            f"{self.folds} folds x {self.epochs} epochs", total=self.folds * self.epochs
+            f"{count_noun(self.folds, 'fold')} x {count_noun(self.epochs, 'epoch')}",
+            total=self.folds * self.epochs,
         )
         for fold in range(self.folds):
             self.tasks[fold] = self.progress.add_task(
@@ -160,9 +167,13 @@ class _progress_bars:
     def __exit__(self, *exc: object) -> None:
         if self.enabled:
             self.progress.stop()
+        else:
+            self.status.stop()
 
 
 def _as_dict(report: NoiseReport, out: Path) -> dict[str, object]:
+    from datacur.noise import summarize_issues
+
     return {
         "variant": report.variant,
         "content_hash": report.content_hash,
@@ -179,6 +190,8 @@ def _as_dict(report: NoiseReport, out: Path) -> dict[str, object]:
 
 
 def _print_summary(report: NoiseReport, out: Path) -> None:
+    from datacur.noise import summarize_issues
+
     summary = summarize_issues(report.rows)
     table = Table(title=f"Flagged images per issue and class in {report.variant}")
     table.add_column("issue", no_wrap=True)

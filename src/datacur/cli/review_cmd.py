@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from datacur.cli._common import JsonOption, out_console
+from datacur.cli._common import JsonOption, err_console, out_console
 
 DEFAULT_LABEL_BOOK = Path("datasets/label-book")
 """Equal to ``datacur.review.DEFAULT_LABEL_BOOK`` (tested); Textual is imported only when the
@@ -26,8 +26,13 @@ def review(
         typer.Option(help="Variant folder, if it moved since `noise` [default: from the CSV]."),
     ] = None,
     label_book: Annotated[
-        Path, typer.Option(help="Label book shown beside each image (class folders).")
-    ] = DEFAULT_LABEL_BOOK,
+        Path | None,
+        typer.Option(
+            help="Label book shown beside each image (class folders) [default: the variant's "
+            f"own (its recipe's label-book input), else a label-book folder next to it, else "
+            f"{DEFAULT_LABEL_BOOK}]."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Review the flagged images of ISSUES: keep, relabel or drop each, with a preview.
@@ -39,9 +44,17 @@ def review(
 
     Example: datacur review issues.csv --journal review.jsonl
     """
-    from datacur.review import ReviewApp, load_review
+    from datacur.review import ReviewApp, find_label_book, load_review
 
     rows, variant_dir = load_review(issues, variant_dir=variant)
+    if label_book is None:
+        label_book = find_label_book(variant_dir)
+        if label_book is None:
+            err_console.print(
+                f"No label book found for {variant_dir} (none in its recipe, next to it or "
+                f"in {DEFAULT_LABEL_BOOK}): pass --label-book DIR to see example images.",
+                highlight=False,
+            )
     app = ReviewApp(rows, journal, variant_dir=variant_dir, label_book=label_book)
     app.run()
     progress = app.progress

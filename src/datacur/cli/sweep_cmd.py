@@ -18,6 +18,7 @@ from rich.text import Text
 
 from datacur.cli._common import DbOption, ForceOption, JsonOption, err_console, out_console
 from datacur.errors import DatacurError, EvaluationError, StoreError
+from datacur.wording import count_noun
 
 
 class _Board:
@@ -239,7 +240,7 @@ def sweep(
     seed, the best third going on) and only the finalists get --epochs with all --seeds; a
     short schedule is a different measurement (the best-val checkpoint of fewer epochs).
 
-    Example: datacur sweep recipes/combined.yaml --vary inputs.synth.share=0,0.2,0.4 --seeds 3
+    Example: datacur sweep recipes/best-5k.yaml --vary inputs.strokes.share=0,0.2,0.4 --seeds 3
 
     Example: datacur sweep recipes/ablation/*.yaml --screen --seeds 3 --test datasets/dev-test
     """
@@ -355,7 +356,8 @@ def sweep(
         scored_on = result.test_name or "val"
         out_console.print(
             board.table(
-                f"Sweep: {epochs} epochs, model {model}, scored on {scored_on} ({db_path})",
+                f"Sweep: {count_noun(epochs, 'epoch')}, model {model}, "
+                f"scored on {scored_on} ({db_path})",
                 live=False,
             )
         )

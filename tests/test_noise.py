@@ -252,3 +252,92 @@ def test_same_variant_gives_byte_identical_issues_csv(
         for k in range(2)
     ]
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") > 1
+
+
+def test_two_queues_and_a_twin_pair_is_one_row(tmp_path: Path) -> None:
+    issues = [
+        ImageIssue("train/i/a.png", "train", "i", "label", 0.5, "like ii", "ii"),
+        ImageIssue("val/v/b.png", "val", "v", "leakage", 0.9, "twin", partner="train/v/c.png"),
+        ImageIssue(
+            "train/x/d.png", "train", "x", "conflicting_label", 0.95, "copy", "v", "train/v/c.png"
+        ),
+        ImageIssue("train/x/d.png", "train", "x", "blank", 0.2, "no ink"),
+    ]
+    rows = rank_issues(issues, variant="/v")
+    assert [(row.queue, row.rank, row.path, row.partner) for row in rows] == [
+        ("bad", 1, "train/i/a.png", ""),
+        ("bad", 2, "train/x/d.png", ""),
+        ("hygiene", 1, "train/x/d.png", "train/v/c.png"),
+        ("hygiene", 2, "val/v/b.png", "train/v/c.png"),
+    ]
+    # A leakage-scored 0.9 twin never pushes a bad image down: the queues rank apart.
+    write_issues_csv(rows, tmp_path / "issues.csv")
+    assert read_issues_csv(tmp_path / "issues.csv") == rows
+    assert [row.path for row in read_issues_csv(tmp_path / "issues.csv", queue="hygiene")] == [
+        "train/x/d.png",
+        "val/v/b.png",
+    ]
+
+
+def test_fused_score_orders_the_bad_queue() -> None:
+    issues = [
+        ImageIssue("train/i/a.png", "train", "i", "outlier", 0.6, "odd"),
+        ImageIssue("train/i/b.png", "train", "i", "junk", 0.0, "top fused"),
+        ImageIssue("train/i/c.png", "train", "i", "blank", 0.9, "no ink"),
+    ]
+    fused = {
+        "train/i/a.png": (0.2, "fused score 0.200", ""),
+        "train/i/b.png": (0.7, "fused score 0.700", "ii"),
+        "train/i/c.png": (0.1, "fused score 0.100", ""),
+    }
+    rows = rank_issues(issues, variant="/v", fused=fused)
+    assert [(row.path, row.score) for row in rows] == [
+        ("train/i/c.png", 0.99),  # a blank page stays on top whatever the fusion says
+        ("train/i/b.png", 0.7),
+        ("train/i/a.png", 0.2),
+    ]
+    assert rows[1].suggested == "ii" and rows[1].reason.endswith("fused score 0.700")
+
+
+def test_old_issues_csv_without_queue_columns_still_reads(tmp_path: Path) -> None:
+    header = "rank,path,split,label,suggested,issue,score,reason,issues,variant\n"
+    (tmp_path / "old.csv").write_text(
+        header
+        + "1,val/v/b.png,val,v,,leakage,0.9,twin,leakage,/v\n"
+        + "2,train/i/a.png,train,i,ii,label,0.5,like ii,label,/v\n"
+    )
+    rows = read_issues_csv(tmp_path / "old.csv")
+    assert [(row.path, row.queue) for row in rows] == [
+        ("val/v/b.png", "hygiene"),
+        ("train/i/a.png", "bad"),
+    ]
+    with pytest.raises(DatacurError, match="unknown queue"):
+        read_issues_csv(tmp_path / "old.csv", queue="other")
+
+
+def test_label_free_scan_ranks_planted_junk_first_and_twins_apart(
+    tmp_path: Path, make_variant: Callable[..., Path], make_image_folder
+) -> None:
+    import shutil
+
+    variant = make_variant(tmp_path / "v", n_train=3, n_val=1, size=48)
+    book = make_image_folder(tmp_path / "book", n=1, seed=9)
+    page = np.full((48, 48), 250, dtype=np.uint8)
+    for y in range(6, 42, 6):
+        page[y : y + 2, 20:22] = 170  # a faint dotted stroke
+    Image.fromarray(page).save(variant / "train/vi/dotted.png")
+    shutil.copyfile(variant / "train/x/x_0.png", variant / "val/x/leak.png")
+    shutil.copyfile(variant / "train/ii/ii_0.png", variant / "train/iii/twin.png")
+    report = find_noise(variant, use_model=False, cache_dir=None, label_book=book)
+    assert report.detectors is not None and "book_margin" in report.detectors.names
+    bad = [row for row in report.rows if row.queue == "bad"]
+    hygiene = [row for row in report.rows if row.queue == "hygiene"]
+    assert bad[0].path == "train/vi/dotted.png"
+    assert [row.rank for row in bad] == list(range(1, len(bad) + 1))
+    pairs = {(row.path, row.partner) for row in hygiene}
+    assert ("val/x/leak.png", "train/x/x_0.png") in pairs
+    twin_rows = [row for row in hygiene if "train/iii/twin.png" in (row.path, row.partner)]
+    assert len(twin_rows) == 1 and twin_rows[0].issue == "conflicting_label"
+    assert not any(row.issue in ("leakage", "conflicting_label") for row in bad)
+    again = find_noise(variant, use_model=False, cache_dir=None, label_book=book)
+    assert again.rows == report.rows

@@ -97,7 +97,8 @@ def ink_features(image: np.ndarray) -> np.ndarray:
     - ``main_part_low``: 1 - share of ink in the largest part;
     - ``bbox_small``: 1 - area of the ink box / image area (a tiny mark on a big page);
     - ``margin_uneven``: how off-centre the ink box is (one blank margin much larger);
-    - ``density``: ink pixels per ink-box pixel (a scribbled-over, filled area).
+    - ``density``: ink pixels per pixel of the square on the ink box's long side (a
+      scribbled-over or filled area; a thin ``i`` is not dense).
 
     Example:
         >>> ink_features(np.full((8, 8), 255, dtype=np.uint8))[0]
@@ -138,7 +139,8 @@ def ink_features(image: np.ndarray) -> np.ndarray:
     out[7] = 1.0 - box / area
     side = float(WORK_SIZE)
     out[8] = max(abs(top - (side - bottom)), abs(left - (side - right))) / side
-    out[9] = total / box
+    # Over the square on the box's long side: a thin "i" is not dense, a scribble is.
+    out[9] = total / float(max(bottom - top, right - left)) ** 2
     return out
 
 

@@ -47,11 +47,13 @@ def test_journal_half_is_a_fixed_function_of_the_file_name() -> None:
 def test_fit_recovers_the_signs_and_is_deterministic() -> None:
     values, positives = _table()
     use = np.arange(len(values)) % 2 == 0
-    first = fit_fusion(NAMES, values, positives, use=use)
-    second = fit_fusion(NAMES, values, positives, use=use)
+    free = fit_fusion(NAMES, values, positives, use=use, nonnegative=False)
+    assert free.coef["useful"] > 1.0 and free.coef["inverted"] < -1.0
+    assert abs(free.coef["noise"]) < abs(free.coef["useful"]) / 3
+    first = fit_fusion(NAMES, values, positives, use=use, nonnegative=True)
+    second = fit_fusion(NAMES, values, positives, use=use, nonnegative=True)
     assert first.to_json() == second.to_json()
-    assert first.coef["useful"] > 1.0 and first.coef["inverted"] < -1.0
-    assert abs(first.coef["noise"]) < abs(first.coef["useful"]) / 3
+    assert first.coef["useful"] > 1.0 and first.coef["inverted"] == 0.0  # signs kept >= 0
     scores = score_fusion(NAMES, values, first)
     np.testing.assert_array_equal(scores, score_fusion(NAMES, values, second))
     held_out = np.flatnonzero(~use)

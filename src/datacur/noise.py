@@ -576,8 +576,13 @@ def _add_embedding_issues(
 # --------------------------------------------------------------------------- detectors
 
 
+EMBED_K = 40
+"""Neighbours for the embedding k-NN columns: on the dcai-2021 journal's tuning half, k=40
+ranked better than 10 or 20 (p@100 of the disagreement column 0.60 vs 0.56 and 0.57)."""
+
+
 def model_features(
-    labels: np.ndarray, predictions: FoldPredictions, *, k: int = 10
+    labels: np.ndarray, predictions: FoldPredictions, *, k: int = EMBED_K
 ) -> tuple[tuple[str, ...], np.ndarray]:
     """Detector columns from out-of-fold predictions (higher = more suspicious).
 

@@ -344,6 +344,26 @@ def journal_benchmark(args: argparse.Namespace) -> None:
     everything = [row.path for row in report.rows if journal_half(row.path) == "report"]
     print(f"{'issues.csv both queues, flat':34}{_figures(everything, report_pos)}")
     print(f"re-fusing (fit + score) took {refit:.2f} s; shipped weights: {shipped.note}")
+    # The whole variant without scoring any image with weights fitted on it: fit on each
+    # half, score the other (cross-fitting), then rank all images together.
+    crossed = np.zeros(len(table.paths))
+    for fit_half, score_half in (("tune", "report"), ("report", "tune")):
+        weights = fit_fusion(table.names, table.values, positives, use=half == fit_half)
+        crossed[half == score_half] = score_fusion(table.names, table.values, weights)[
+            half == score_half
+        ]
+    full_order = [table.paths[i] for i in np.argsort(-crossed, kind="stable")]
+    cleanlab_col = list(table.names).index("model_given_low") if report.model_used else None
+    print(
+        f"\nwhole variant ({len(table.paths)} images, {len(truth.positives)} positives), "
+        f"cross-fitted halves:{'':3}{_figures(full_order, set(truth.positives))}"
+    )
+    if cleanlab_col is not None:
+        plain = [table.paths[i] for i in np.argsort(-table.values[:, cleanlab_col], kind="stable")]
+        print(
+            f"whole variant, plain cleanlab self-confidence:  "
+            f"{_figures(plain, set(truth.positives))}"
+        )
     relabels = truth.relabel_to
     suggested = dict(zip(table.paths, table.suggested, strict=True))
     right = sum(suggested.get(path) == to for path, to in relabels.items())

@@ -66,7 +66,7 @@ def noise(
     label_book: Annotated[
         Path | None,
         typer.Option(
-            help="Trusted exemplars (<class>/*.png) for the anchor distances "
+            help="Trusted exemplars (`<class>/*.png`) for the anchor distances "
             f"[default: {DEFAULT_LABEL_BOOK} when it exists]."
         ),
     ] = None,

@@ -263,6 +263,10 @@ def test_two_queues_and_a_twin_pair_is_one_row(tmp_path: Path) -> None:
             "train/x/d.png", "train", "x", "conflicting_label", 0.95, "copy", "v", "train/v/c.png"
         ),
         ImageIssue("train/x/d.png", "train", "x", "blank", 0.2, "no ink"),
+        # The same pair seen the other way round by the embedding: still one row.
+        ImageIssue(
+            "train/v/c.png", "train", "v", "embedding_duplicate", 0.3, "emb", "", "train/x/d.png"
+        ),
     ]
     rows = rank_issues(issues, variant="/v")
     assert [(row.queue, row.rank, row.path, row.partner) for row in rows] == [
@@ -271,6 +275,7 @@ def test_two_queues_and_a_twin_pair_is_one_row(tmp_path: Path) -> None:
         ("hygiene", 1, "train/x/d.png", "train/v/c.png"),
         ("hygiene", 2, "val/v/b.png", "train/v/c.png"),
     ]
+    assert rows[2].issues == "conflicting_label;embedding_duplicate"
     # A leakage-scored 0.9 twin never pushes a bad image down: the queues rank apart.
     write_issues_csv(rows, tmp_path / "issues.csv")
     assert read_issues_csv(tmp_path / "issues.csv") == rows

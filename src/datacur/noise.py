@@ -776,7 +776,9 @@ def rank_issues(
     by_pair: dict[tuple[str, str], list[ImageIssue]] = defaultdict(list)
     for issue in issues:
         if issue.issue in HYGIENE_ISSUES:
-            by_pair[(issue.path, issue.partner)].append(issue)
+            # Either orientation is the same pair (pHash and embedding may disagree on it).
+            first, second = sorted((issue.path, issue.partner))
+            by_pair[(first, second)].append(issue)
         else:
             by_path[issue.path].append(issue)
     merged: list[tuple[float, str, IssueRow]] = []
@@ -817,9 +819,10 @@ def rank_issues(
     merged.sort(key=lambda entry: (-entry[0], entry[1]))
     rows.extend(replace(row, rank=rank) for rank, (_s, _p, row) in enumerate(merged, start=1))
     pairs: list[tuple[float, str, str, IssueRow]] = []
-    for (path, partner), found in by_pair.items():
+    for found in by_pair.values():
         found.sort(key=lambda item: (-item.score, item.issue))
         top = found[0]
+        path, partner = top.path, top.partner
         pairs.append(
             (
                 top.score,

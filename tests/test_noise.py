@@ -72,6 +72,8 @@ def test_outlier_and_embedding_duplicate_from_features() -> None:
     assert (paths[7], "outlier") in kinds
     assert (paths[9], "embedding_duplicate") in kinds
     assert (paths[8], "embedding_duplicate") not in kinds  # the first copy is kept
+    twin = next(i for i in issues if i.issue == "embedding_duplicate")
+    assert twin.partner == paths[8]
     outlier = next(i for i in issues if i.path == paths[7] and i.issue == "outlier")
     assert outlier.score == max(i.score for i in issues if i.issue == "outlier")
 

@@ -501,11 +501,20 @@ def find_model_issues(
         )
     issues: list[ImageIssue] = []
 
-    def add(index: int, issue: str, confidence: float, reason: str, suggested: str = "") -> None:
+    def add(
+        index: int,
+        issue: str,
+        confidence: float,
+        reason: str,
+        suggested: str = "",
+        partner: str = "",
+    ) -> None:
         score = round(ISSUE_TYPES[issue] * float(np.clip(confidence, 0.0, 1.0)), 6)
         image = images[index]
         issues.append(
-            ImageIssue(paths[index], image.split, image.label, issue, score, reason, suggested)
+            ImageIssue(
+                paths[index], image.split, image.label, issue, score, reason, suggested, partner
+            )
         )
 
     mask = find_label_issues(labels, pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
@@ -570,6 +579,7 @@ def _add_embedding_issues(
                 1.0 - nearest[index] / radius / 2,
                 f"embedding almost identical to {paths[partner]} "
                 f"(cosine distance {nearest[index]:.4f} < {radius:.4f})",
+                partner=paths[partner],
             )
 
 

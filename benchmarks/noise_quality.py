@@ -366,16 +366,18 @@ def journal_benchmark(args: argparse.Namespace) -> None:
         )
     relabels = truth.relabel_to
     suggested = dict(zip(table.paths, table.suggested, strict=True))
-    right = sum(suggested.get(path) == to for path, to in relabels.items())
-    given = sum(bool(suggested.get(path)) for path in relabels)
     in_queue = {row.path: row.suggested for row in report.rows if row.queue == "bad"}
-    queued = [path for path in relabels if path in in_queue]
-    print(
-        f"relabel suggestions: {len(relabels)} journal relabels (both halves: suggestions are "
-        f"not tuned); a suggestion given for {given}, equal to the journal's target for "
-        f"{right} ({right / max(len(relabels), 1):.0%}); {len(queued)} are in the bad queue, "
-        f"{sum(in_queue[p] == relabels[p] for p in queued)} of them with the right suggestion"
-    )
+    for which in ("report", "tune"):
+        targets = {p: to for p, to in relabels.items() if journal_half(p) == which}
+        right = sum(suggested.get(path) == to for path, to in targets.items())
+        queued = [path for path in targets if path in in_queue]
+        print(
+            f"relabel suggestions, {which} half"
+            f"{' (the suggestion rule was chosen on this half)' if which == 'tune' else ''}: "
+            f"{right} of {len(targets)} journal relabels get the journal's class "
+            f"({right / max(len(targets), 1):.0%}); {len(queued)} are in the bad queue, "
+            f"{sum(in_queue[p] == targets[p] for p in queued)} of them with the right suggestion"
+        )
     if args.save_weights is not None:
         args.save_weights.write_text(fitted.to_json(), encoding="utf-8")
         print(f"wrote {args.save_weights}")

@@ -351,3 +351,30 @@ def test_label_free_scan_ranks_planted_junk_first_and_twins_apart(
     assert not any(row.issue in ("leakage", "conflicting_label") for row in bad)
     again = find_noise(variant, use_model=False, cache_dir=None, label_book=book, weights=weights)
     assert again.rows == report.rows
+
+
+def test_suggestion_combines_the_model_and_the_neighbours_labels() -> None:
+    from datacur.junk import JunkFeatures
+    from datacur.noise import compute_detectors
+
+    labels = np.array([0] * 6 + [1] * 6)
+    probs = np.full((12, 10), 0.02, dtype=np.float32)
+    probs[np.arange(12), labels] = 0.82
+    # Image 0 is labelled 'i'; the model hesitates between 'iii' and 'ii', but its
+    # neighbours in the embedding are all 'ii': the suggestion is 'ii'.
+    probs[0] = 0.02
+    probs[0, 2], probs[0, 1], probs[0, 0] = 0.4, 0.38, 0.06
+    features = np.zeros((12, 4), dtype=np.float32)
+    features[:6, 0] = 1.0
+    features[6:, 1] = 1.0
+    features[0] = (0.0, 1.0, 0.01, 0.0)
+    features += np.random.default_rng(0).normal(0, 0.01, features.shape).astype(np.float32)
+    junk = JunkFeatures(("ink_low",), np.zeros((12, 1)), ("",) * 12)
+    paths = [f"train/x/{k}.png" for k in range(12)]
+    table = compute_detectors(
+        paths, labels, junk, FoldPredictions(probs, features, np.zeros(12, dtype=np.int16))
+    )
+    assert table.suggested[0] == "ii" and bool(table.mislabelled[0])
+    assert not table.mislabelled[1:].any()
+    assert all(s and s != CLASSES[label] for s, label in zip(table.suggested, labels, strict=True))
+    assert "model_given_low" in table.names and table.fused.shape == (12,)

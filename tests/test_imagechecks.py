@@ -59,7 +59,7 @@ CASES = [
     ("train/x/x_0_copy.png", "exact_duplicate"),
     ("train/vi/vi_0.png", "!leakage"),
     ("val/vi/leak_vi0.png", "leakage"),
-    ("train/vii/vii_0.png", "conflicting_label"),
+    ("train/vii/vii_0.png", "!conflicting_label"),  # one issue per pair, on the later copy
     ("train/viii/conflict_vii0.png", "conflicting_label"),
     ("train/ix/near_ix1.png", "near_duplicate"),
 ]
@@ -89,8 +89,12 @@ def test_scores_are_weighted_and_reasons_name_the_partner(faulty_variant: Path) 
         assert 0 < issue.score <= ISSUE_TYPES[issue.issue]
     leak = next(i for i in issues if i.path == "val/vi/leak_vi0.png" and i.issue == "leakage")
     assert "train/vi/vi_0.png" in leak.reason
+    assert leak.partner == "train/vi/vi_0.png"
     conflict = next(i for i in issues if i.path == "train/viii/conflict_vii0.png")
-    assert conflict.suggested == "vii"
+    assert conflict.suggested == "vii" and conflict.partner == "train/vii/vii_0.png"
+    assert "'vii'" in conflict.reason and "'viii'" in conflict.reason
+    pair = {"train/viii/conflict_vii0.png", "train/vii/vii_0.png"}
+    assert [i for i in issues if {i.path, i.partner} == pair] == [conflict]
 
 
 def test_measure_ink_and_crop() -> None:

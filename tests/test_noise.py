@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from datacur.errors import DatacurError, VariantError
+from datacur.fusion import FusionWeights
 from datacur.imagechecks import ImageIssue, relative_path
 from datacur.labels import CLASS_INDEX, CLASSES
 from datacur.noise import (
@@ -71,6 +72,8 @@ def test_outlier_and_embedding_duplicate_from_features() -> None:
     assert (paths[7], "outlier") in kinds
     assert (paths[9], "embedding_duplicate") in kinds
     assert (paths[8], "embedding_duplicate") not in kinds  # the first copy is kept
+    twin = next(i for i in issues if i.issue == "embedding_duplicate")
+    assert twin.partner == paths[8]
     outlier = next(i for i in issues if i.path == paths[7] and i.issue == "outlier")
     assert outlier.score == max(i.score for i in issues if i.issue == "outlier")
 
@@ -216,7 +219,8 @@ def test_tiny_training_end_to_end_then_cached(
     assert report.model_used and not report.cached
     assert report.oof_accuracy is not None and 0 <= report.oof_accuracy <= 1
     assert [(e.fold, e.epoch) for e in events] == [(0, 1), (1, 1)]
-    assert len(list(cache.glob("*.npz"))) == 1
+    names = sorted(path.name for path in cache.glob("*.npz"))
+    assert len(names) == 2 and sum("-junk-" in name for name in names) == 1  # folds + junk
     again = find_noise(variant, folds=2, epochs=1, seed=0, cache_dir=cache, jit_compile=False)
     assert again.cached and again.rows == report.rows
 
@@ -251,3 +255,126 @@ def test_same_variant_gives_byte_identical_issues_csv(
         for k in range(2)
     ]
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") > 1
+
+
+def test_two_queues_and_a_twin_pair_is_one_row(tmp_path: Path) -> None:
+    issues = [
+        ImageIssue("train/i/a.png", "train", "i", "label", 0.5, "like ii", "ii"),
+        ImageIssue("val/v/b.png", "val", "v", "leakage", 0.9, "twin", partner="train/v/c.png"),
+        ImageIssue(
+            "train/x/d.png", "train", "x", "conflicting_label", 0.95, "copy", "v", "train/v/c.png"
+        ),
+        ImageIssue("train/x/d.png", "train", "x", "blank", 0.2, "no ink"),
+        # The same pair seen the other way round by the embedding: still one row.
+        ImageIssue(
+            "train/v/c.png", "train", "v", "embedding_duplicate", 0.3, "emb", "", "train/x/d.png"
+        ),
+    ]
+    rows = rank_issues(issues, variant="/v")
+    assert [(row.queue, row.rank, row.path, row.partner) for row in rows] == [
+        ("bad", 1, "train/i/a.png", ""),
+        ("bad", 2, "train/x/d.png", ""),
+        ("hygiene", 1, "train/x/d.png", "train/v/c.png"),
+        ("hygiene", 2, "val/v/b.png", "train/v/c.png"),
+    ]
+    assert rows[2].issues == "conflicting_label;embedding_duplicate"
+    # A leakage-scored 0.9 twin never pushes a bad image down: the queues rank apart.
+    write_issues_csv(rows, tmp_path / "issues.csv")
+    assert read_issues_csv(tmp_path / "issues.csv") == rows
+    assert [row.path for row in read_issues_csv(tmp_path / "issues.csv", queue="hygiene")] == [
+        "train/x/d.png",
+        "val/v/b.png",
+    ]
+
+
+def test_fused_score_orders_the_bad_queue() -> None:
+    issues = [
+        ImageIssue("train/i/a.png", "train", "i", "outlier", 0.6, "odd"),
+        ImageIssue("train/i/b.png", "train", "i", "junk", 0.0, "top fused"),
+        ImageIssue("train/i/c.png", "train", "i", "blank", 0.9, "no ink"),
+    ]
+    fused = {
+        "train/i/a.png": (0.2, "fused score 0.200", ""),
+        "train/i/b.png": (0.7, "fused score 0.700", "ii"),
+        "train/i/c.png": (0.1, "fused score 0.100", ""),
+    }
+    rows = rank_issues(issues, variant="/v", fused=fused)
+    assert [(row.path, row.score) for row in rows] == [
+        ("train/i/c.png", 0.99),  # a blank page stays on top whatever the fusion says
+        ("train/i/b.png", 0.7),
+        ("train/i/a.png", 0.2),
+    ]
+    assert rows[1].suggested == "ii" and rows[1].reason.endswith("fused score 0.700")
+
+
+def test_old_issues_csv_without_queue_columns_still_reads(tmp_path: Path) -> None:
+    header = "rank,path,split,label,suggested,issue,score,reason,issues,variant\n"
+    (tmp_path / "old.csv").write_text(
+        header
+        + "1,val/v/b.png,val,v,,leakage,0.9,twin,leakage,/v\n"
+        + "2,train/i/a.png,train,i,ii,label,0.5,like ii,label,/v\n"
+    )
+    rows = read_issues_csv(tmp_path / "old.csv")
+    assert [(row.path, row.queue) for row in rows] == [
+        ("val/v/b.png", "hygiene"),
+        ("train/i/a.png", "bad"),
+    ]
+    with pytest.raises(DatacurError, match="unknown queue"):
+        read_issues_csv(tmp_path / "old.csv", queue="other")
+
+
+def test_label_free_scan_ranks_planted_junk_first_and_twins_apart(
+    tmp_path: Path, make_variant: Callable[..., Path], make_image_folder
+) -> None:
+    import shutil
+
+    variant = make_variant(tmp_path / "v", n_train=3, n_val=1, size=48)
+    book = make_image_folder(tmp_path / "book", n=1, seed=9)
+    page = np.full((48, 48), 250, dtype=np.uint8)
+    for y in range(6, 42, 6):
+        page[y : y + 2, 20:22] = 170  # a faint dotted stroke
+    Image.fromarray(page).save(variant / "train/vi/dotted.png")
+    shutil.copyfile(variant / "train/x/x_0.png", variant / "val/x/leak.png")
+    shutil.copyfile(variant / "train/ii/ii_0.png", variant / "train/iii/twin.png")
+    # Weights that trust the dotted-stroke columns (the shipped ones are fitted on a journal).
+    weights = FusionWeights({"faint": 2.0, "contrast_low": 1.0, "components": 1.0})
+    report = find_noise(variant, use_model=False, cache_dir=None, label_book=book, weights=weights)
+    assert report.detectors is not None and "book_margin" in report.detectors.names
+    bad = [row for row in report.rows if row.queue == "bad"]
+    hygiene = [row for row in report.rows if row.queue == "hygiene"]
+    assert bad[0].path == "train/vi/dotted.png"
+    assert [row.rank for row in bad] == list(range(1, len(bad) + 1))
+    pairs = {(row.path, row.partner) for row in hygiene}
+    assert ("val/x/leak.png", "train/x/x_0.png") in pairs
+    twin_rows = [row for row in hygiene if "train/iii/twin.png" in (row.path, row.partner)]
+    assert len(twin_rows) == 1 and twin_rows[0].issue == "conflicting_label"
+    assert not any(row.issue in ("leakage", "conflicting_label") for row in bad)
+    again = find_noise(variant, use_model=False, cache_dir=None, label_book=book, weights=weights)
+    assert again.rows == report.rows
+
+
+def test_suggestion_combines_the_model_and_the_neighbours_labels() -> None:
+    from datacur.junk import JunkFeatures
+    from datacur.noise import compute_detectors
+
+    labels = np.array([0] * 6 + [1] * 6)
+    probs = np.full((12, 10), 0.02, dtype=np.float32)
+    probs[np.arange(12), labels] = 0.82
+    # Image 0 is labelled 'i'; the model hesitates between 'iii' and 'ii', but its
+    # neighbours in the embedding are all 'ii': the suggestion is 'ii'.
+    probs[0] = 0.02
+    probs[0, 2], probs[0, 1], probs[0, 0] = 0.4, 0.38, 0.06
+    features = np.zeros((12, 4), dtype=np.float32)
+    features[:6, 0] = 1.0
+    features[6:, 1] = 1.0
+    features[0] = (0.0, 1.0, 0.01, 0.0)
+    features += np.random.default_rng(0).normal(0, 0.01, features.shape).astype(np.float32)
+    junk = JunkFeatures(("ink_low",), np.zeros((12, 1)), ("",) * 12)
+    paths = [f"train/x/{k}.png" for k in range(12)]
+    table = compute_detectors(
+        paths, labels, junk, FoldPredictions(probs, features, np.zeros(12, dtype=np.int16))
+    )
+    assert table.suggested[0] == "ii" and bool(table.mislabelled[0])
+    assert not table.mislabelled[1:].any()
+    assert all(s and s != CLASSES[label] for s, label in zip(table.suggested, labels, strict=True))
+    assert "model_given_low" in table.names and table.fused.shape == (12,)

@@ -30,7 +30,7 @@ def issues(tmp_path: Path, make_variant: Callable[..., Path], make_image_folder)
     found = [
         ImageIssue("train/iv/iv_0.png", "train", "iv", "label", 0.8, "looks like vi", "vi"),
         ImageIssue("train/v/v_1.png", "train", "v", "blank", 0.7, "no ink"),
-        ImageIssue("val/x/x_0.png", "val", "x", "leakage", 0.6, "also in train"),
+        ImageIssue("val/x/x_0.png", "val", "x", "tiny", 0.6, "only 9x9 px"),
         ImageIssue("train/ii/ii_0.png", "train", "ii", "outlier", 0.5, "odd"),
     ]
     return write_issues_csv(rank_issues(found, variant=str(variant)), tmp_path / "issues.csv")
@@ -60,7 +60,7 @@ def test_keys_in_journal_out(issues: Path, tmp_path: Path) -> None:
             # On disk at once, while the app is still running.
             assert _journal_lines(journal)[-1]["to"] == "vi"
             await pilot.press("d")  # drop the blank one
-            await pilot.press("s")  # skip the leak
+            await pilot.press("s")  # skip the tiny one
             await pilot.press("t", "i", "x", "enter")  # type a class for the outlier
             assert app.progress.reviewed == 3
             assert "reviewed 3 / 4" in app.sub_title
@@ -141,7 +141,7 @@ def test_filters_and_sorting(issues: Path, tmp_path: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("f")  # first issue type alphabetically: blank
             assert [row.path for row in app.shown] == ["train/v/v_1.png"]
-            await pilot.press("f", "f", "f", "f")  # label, leakage, outlier, back to all
+            await pilot.press("f", "f", "f", "f")  # label, outlier, tiny, back to all
             assert len(app.shown) == 4
             await pilot.press("c")  # first class present: ii
             assert [row.label for row in app.shown] == ["ii"]
@@ -169,3 +169,18 @@ def test_load_review_errors(tmp_path: Path, issues: Path) -> None:
     empty = write_issues_csv([], tmp_path / "empty.csv")
     with pytest.raises(DatacurError, match="nothing to review"):
         load_review(empty)
+
+
+def test_load_review_opens_one_queue(tmp_path: Path, make_variant: Callable[..., Path]) -> None:
+    variant = make_variant(tmp_path / "v", n_train=2, n_val=1)
+    found = [
+        ImageIssue("train/v/v_1.png", "train", "v", "blank", 0.7, "no ink"),
+        ImageIssue("val/x/x_0.png", "val", "x", "leakage", 0.9, "twin", partner="train/x/x_1.png"),
+    ]
+    issues = write_issues_csv(rank_issues(found, variant=str(variant)), tmp_path / "issues.csv")
+    bad, _ = load_review(issues)
+    hygiene, _ = load_review(issues, kind="hygiene")
+    assert [row.path for row in bad] == ["train/v/v_1.png"]
+    assert [(row.path, row.partner) for row in hygiene] == [("val/x/x_0.png", "train/x/x_1.png")]
+    with pytest.raises(DatacurError, match="unknown queue 'twins'"):
+        load_review(issues, kind="twins")

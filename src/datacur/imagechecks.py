@@ -20,6 +20,7 @@ from datacur.io import read_image_gray, sha256_file
 from datacur.variant import VariantImage
 
 __all__ = [
+    "HYGIENE_ISSUES",
     "ISSUE_TYPES",
     "ImageCheckOptions",
     "ImageIssue",
@@ -44,10 +45,17 @@ ISSUE_TYPES: dict[str, float] = {
     "outlier": 0.6,
     "extreme_aspect": 0.5,
     "embedding_duplicate": 0.4,
+    "junk": 0.75,
 }
 """Every issue type with its weight: an issue's score is weight x confidence (0..1), so the
 ranking puts certain, harmful problems (an unreadable file, one image under two labels, a
 val image that is also in train) above likely ones (a cleanlab outlier)."""
+
+HYGIENE_ISSUES: frozenset[str] = frozenset(
+    {"conflicting_label", "leakage", "exact_duplicate", "near_duplicate", "embedding_duplicate"}
+)
+"""Issue types about the dataset's hygiene (twins), not about a bad image: ``noise`` ranks
+them in their own queue, one row per twin pair (issue 21); every other type is a bad image."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,8 @@ class ImageIssue:
 
     ``path`` is relative to the variant with forward slashes (``train/iv/x.png``);
     ``suggested`` is a class name or ``""``; ``score`` in [0, 1] ranks severity (higher is
-    worse); ``reason`` says in words what is wrong and, where it applies, with which image.
+    worse); ``reason`` says in words what is wrong and, where it applies, with which image;
+    ``partner`` is that other image's path for a twin (hygiene) issue.
     """
 
     path: str
@@ -66,6 +75,7 @@ class ImageIssue:
     score: float
     reason: str
     suggested: str = ""
+    partner: str = ""
 
 
 @dataclass(frozen=True)
@@ -200,17 +210,28 @@ def find_image_issues(
 
     Duplicates keep the first copy in variant order (train before val, then class, then
     name) unflagged and flag the others, so dropping every flagged copy is safe. A copy in
-    val of a train image is ``leakage``; copies under different labels are all flagged
-    ``conflicting_label`` (which label is right needs a look).
+    val of a train image is ``leakage``; a pair of copies under different labels is one
+    ``conflicting_label`` issue on the later copy, naming both labels (which is right needs a
+    look). Every twin issue names its ``partner``.
     """
     options = options or ImageCheckOptions()
     issues: list[ImageIssue] = []
 
-    def add(index: int, issue: str, confidence: float, reason: str, suggested: str = "") -> None:
+    def add(
+        index: int,
+        issue: str,
+        confidence: float,
+        reason: str,
+        suggested: str = "",
+        partner: int | None = None,
+    ) -> None:
         image = images[index]
         score = round(ISSUE_TYPES[issue] * float(np.clip(confidence, 0.0, 1.0)), 6)
+        other = paths[partner] if partner is not None else ""
         issues.append(
-            ImageIssue(paths[index], image.split, image.label, issue, score, reason, suggested)
+            ImageIssue(
+                paths[index], image.split, image.label, issue, score, reason, suggested, other
+            )
         )
 
     readable = [index for index, stat in enumerate(stats) if stat.readable]
@@ -269,17 +290,15 @@ def find_image_issues(
         confidence = 1.0 if exact else 1.0 - distance / (2 * (options.near_distance + 1))
         a, b = images[first], images[other]
         if a.label != b.label:
-            for index, partner in ((first, other), (other, first)):
-                if (index, "conflicting_label") in flagged:
-                    continue
-                flagged.add((index, "conflicting_label"))
-                add(
-                    index,
-                    "conflicting_label",
-                    confidence,
-                    f"{how} {paths[partner]}, labelled '{images[partner].label}'",
-                    suggested=images[partner].label,
-                )
+            # One issue per pair: the pair is one decision (which label is right), not two.
+            add(
+                other,
+                "conflicting_label",
+                confidence,
+                f"{how} {paths[first]}, labelled '{a.label}' (this one '{b.label}')",
+                suggested=a.label,
+                partner=first,
+            )
         elif a.split != b.split:
             # Flag the val copy: dropping it keeps train whole and makes val honest.
             index, partner = (other, first) if b.split == "val" else (first, other)
@@ -290,10 +309,11 @@ def find_image_issues(
                     "leakage",
                     confidence,
                     f"{how} {paths[partner]} in {images[partner].split}",
+                    partner=partner,
                 )
         else:
             issue = "exact_duplicate" if exact else "near_duplicate"
             if (other, issue) not in flagged:
                 flagged.add((other, issue))
-                add(other, issue, confidence, f"{how} {paths[first]}; keep one copy")
+                add(other, issue, confidence, f"{how} {paths[first]}; keep one copy", partner=first)
     return issues

@@ -158,16 +158,16 @@ def _short_path(path: str, *, keep: int = 10) -> str:
 
 
 def load_review(
-    issues_csv: Path, *, variant_dir: Path | None = None
+    issues_csv: Path, *, variant_dir: Path | None = None, kind: str = "bad"
 ) -> tuple[list[IssueRow], Path]:
-    """Read issues.csv and find the variant folder its paths are relative to.
+    """Read one queue of issues.csv (``bad`` images or ``hygiene`` twin pairs) and its variant.
 
     Raises:
-        DatacurError: missing or malformed file, empty, or the variant folder is gone.
+        DatacurError: missing or malformed file, empty queue, or the variant folder is gone.
     """
-    rows = read_issues_csv(issues_csv)
+    rows = read_issues_csv(issues_csv, queue=kind)
     if not rows:
-        raise DatacurError(f"{issues_csv}: no flagged images, nothing to review.")
+        raise DatacurError(f"{issues_csv}: no rows in the {kind!r} queue, nothing to review.")
     variant = Path(variant_dir) if variant_dir is not None else Path(rows[0].variant)
     if not variant.is_dir():
         raise DatacurError(

@@ -27,7 +27,8 @@ def test_noise_image_checks_only(tmp_path: Path, make_variant: Callable[..., Pat
     assert result.exit_code == 0, result.output
     assert "blank" in result.stdout and "image checks only" in result.stdout
     rows = read_issues_csv(out)
-    assert rows[0].path == "train/iv/blank.png"
+    assert rows[0].path == "train/iv/blank.png" and rows[0].queue == "bad"
+    assert "bad-image candidates" in result.stdout and "--kind hygiene" in result.stdout
 
 
 def test_noise_uses_cached_fold_predictions(

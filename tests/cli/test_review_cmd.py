@@ -58,3 +58,21 @@ def test_cli_default_label_book_matches_the_library() -> None:
     from datacur.cli import review_cmd
 
     assert review_cmd.DEFAULT_LABEL_BOOK == review.DEFAULT_LABEL_BOOK
+
+
+def test_review_kind_picks_a_queue_and_an_empty_queue_is_an_error(
+    tmp_path: Path, make_variant: Callable[..., Path]
+) -> None:
+    variant = make_variant(tmp_path / "v", n_train=2, n_val=1)
+    issues = write_issues_csv(
+        rank_issues(
+            [ImageIssue("train/i/i_0.png", "train", "i", "label", 0.9, "like ii", "ii")],
+            variant=str(variant),
+        ),
+        tmp_path / "issues.csv",
+    )
+    result = runner.invoke(build_app(), ["review", str(issues), "--kind", "hygiene"])
+    assert result.exit_code == 1
+    assert "no rows in the 'hygiene' queue" in result.stderr
+    result = runner.invoke(build_app(), ["review", str(issues), "--kind", "twins"])
+    assert result.exit_code == 1 and "unknown queue 'twins'" in result.stderr

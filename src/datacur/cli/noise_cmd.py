@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from datacur.cli._common import ForceOption, JsonOption, SeedOption, err_console, out_console
+from datacur.cli.review_cmd import DEFAULT_LABEL_BOOK
 from datacur.errors import DatacurError
 from datacur.labels import CLASSES
 from datacur.wording import count_noun
@@ -62,6 +63,20 @@ def noise(
         bool,
         typer.Option("--jit", help="XLA-compile training: ~1 min per fold, pays for long runs."),
     ] = False,
+    label_book: Annotated[
+        Path | None,
+        typer.Option(
+            help="Trusted exemplars (`<class>/*.png`) for the anchor distances "
+            f"[default: {DEFAULT_LABEL_BOOK} when it exists]."
+        ),
+    ] = None,
+    no_label_book: Annotated[
+        bool, typer.Option("--no-label-book", help="Leave the label-book anchors out.")
+    ] = False,
+    weights: Annotated[
+        Path | None,
+        typer.Option(help="Fusion weights JSON (benchmarks/noise_quality.py --save-weights)."),
+    ] = None,
     seed: SeedOption = 0,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -71,8 +86,11 @@ def noise(
     Trains the fixed model on K stratified folds of train+val (out-of-fold predictions, a
     short schedule unless --full), runs cleanlab on them (label issues, outliers, near
     duplicates) and image checks (unreadable, blank, tiny, extreme aspect, duplicates,
-    train/val leakage, one image under two labels). Fold predictions are cached, so a second
-    run is instant.
+    train/val leakage, one image under two labels), measures label-free junk features (ink
+    statistics, label-book anchors, k-NN scores) and fuses all into one score per image.
+    issues.csv holds two queues: `bad` images (drop or relabel candidates, by fused score)
+    and `hygiene` (twins: one row per pair). Fold predictions and junk features are cached,
+    so a second run takes seconds.
 
     Example: datacur noise datasets/dcai-2021 --out issues.csv --jobs 2
     """
@@ -85,6 +103,18 @@ def noise(
     chosen_epochs = FULL_EPOCHS if full else (epochs if epochs is not None else SHORT_EPOCHS)
     if not no_model:
         _require_folds(variant, folds)  # before one progress bar per fold is built
+    if label_book is not None and not label_book.is_dir():
+        raise DatacurError(
+            f"{label_book}: no such folder. Fix --label-book or pass --no-label-book."
+        )
+    book = None if no_label_book else label_book
+    if book is None and not no_label_book and DEFAULT_LABEL_BOOK.is_dir():
+        book = DEFAULT_LABEL_BOOK
+    fusion_weights = None
+    if weights is not None:
+        from datacur.fusion import FusionWeights
+
+        fusion_weights = FusionWeights.from_json(weights)
     with _progress_bars(folds, chosen_epochs, enabled=not no_model) as on_progress:
         from datacur.noise import find_noise, write_issues_csv
 
@@ -98,6 +128,8 @@ def noise(
             cache_dir=None if no_cache else cache_dir,
             jit_compile=jit,
             progress=on_progress,
+            label_book=book,
+            weights=fusion_weights,
         )
     write_issues_csv(report.rows, out)
     if as_json:
@@ -172,13 +204,14 @@ class _progress_bars:
 
 
 def _as_dict(report: NoiseReport, out: Path) -> dict[str, object]:
-    from datacur.noise import summarize_issues
+    from datacur.noise import QUEUES, summarize_issues
 
     return {
         "variant": report.variant,
         "content_hash": report.content_hash,
         "images": report.images,
         "flagged": len(report.rows),
+        "queues": {queue: sum(row.queue == queue for row in report.rows) for queue in QUEUES},
         "out": str(out),
         "model_used": report.model_used,
         "schedule": report.schedule,
@@ -213,9 +246,12 @@ def _print_summary(report: NoiseReport, out: Path) -> None:
         )
     else:
         out_console.print("model: not used (--no-model): image checks only")
+    bad = sum(row.queue == "bad" for row in report.rows)
+    hygiene = len(report.rows) - bad
     out_console.print(
-        f"wrote {out}: {len(report.rows):,} flagged of {report.images:,} images, "
-        "most severe first. Next: datacur review " + str(out)
+        f"wrote {out}: {bad:,} bad-image candidates of {report.images:,} images (most likely "
+        f"first) and {hygiene:,} twin pairs. Next: datacur review {out} "
+        f"(then --kind hygiene)"
     )
 
 

@@ -33,20 +33,29 @@ def review(
             f"{DEFAULT_LABEL_BOOK}]."
         ),
     ] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", help="Queue to review: bad (drop/relabel candidates) or hygiene (twins)."
+        ),
+    ] = "bad",
     as_json: JsonOption = False,
 ) -> None:
     """Review the flagged images of ISSUES: keep, relabel or drop each, with a preview.
+
+    Opens the bad-image queue (most likely bad first); --kind hygiene reviews the twin pairs
+    (leakage, duplicates, one image under two labels), each row the copy to drop.
 
     Keys: k keep, r relabel to the suggestion, t type a class, d drop, u undo, s skip,
     n/p next/previous, f/c filter by issue/class, o sort, ? help, q quit. Every decision is
     appended to the journal at once; run the same command again to resume. Then turn the
     journal into a new variant with `datacur apply`.
 
-    Example: datacur review issues.csv --journal review.jsonl
+    Example: datacur review issues.csv --journal review.jsonl --kind hygiene
     """
     from datacur.review import ReviewApp, find_label_book, load_review
 
-    rows, variant_dir = load_review(issues, variant_dir=variant)
+    rows, variant_dir = load_review(issues, variant_dir=variant, kind=kind)
     if label_book is None:
         label_book = find_label_book(variant_dir)
         if label_book is None:

@@ -242,7 +242,7 @@ def sweep(
 
     Example: datacur sweep recipes/best-5k.yaml --vary inputs.strokes.share=0,0.2,0.4 --seeds 3
 
-    Example: datacur sweep recipes/best.yaml recipes/raw.yaml recipes/clean.yaml --screen --test datasets/dev-test
+    Example: datacur sweep recipes/best.yaml recipes/raw.yaml recipes/clean.yaml --screen
     """
     from datacur.report import SweepPoint, build_sweep_report
     from datacur.store import default_results_db

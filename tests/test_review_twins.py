@@ -44,8 +44,9 @@ def issues(tmp_path: Path, make_variant: Callable[..., Path]) -> Path:
     return write_issues_csv(rows, tmp_path / "issues.csv")
 
 
-def _app(issues: Path, journal: Path) -> ReviewApp:
-    rows, variant = load_review(issues)
+def _app(issues: Path, journal: Path, *, kind: str = "hygiene") -> ReviewApp:
+    """The twin rows (leakage, two labels) are the hygiene queue; the blank one is ``bad``."""
+    rows, variant = load_review(issues, kind=kind)
     return ReviewApp(rows, journal, variant_dir=variant, label_book=None)
 
 
@@ -56,7 +57,7 @@ def _lines(path: Path) -> list[tuple[str, str]]:
 
 
 def test_find_twin_reads_the_partner_from_the_reason(issues: Path) -> None:
-    rows, _ = load_review(issues)
+    rows = load_review(issues, kind="hygiene")[0] + load_review(issues, kind="bad")[0]
     twins = {row.path: find_twin(row) for row in rows}
     assert twins == {
         "val/x/x_0.png": "train/x/x_1.png",
@@ -94,9 +95,8 @@ def test_w_without_a_twin_records_nothing(issues: Path, tmp_path: Path) -> None:
     journal = tmp_path / "review.jsonl"
 
     async def scenario() -> None:
-        app = _app(issues, journal)
+        app = _app(issues, journal, kind="bad")
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("n", "n")
             assert app.current().path == "train/v/v_0.png"
             await pilot.press("w")
             await pilot.press("q")
@@ -111,12 +111,12 @@ def test_a_key_that_changes_nothing_writes_no_line(issues: Path, tmp_path: Path)
     async def scenario() -> None:
         app = _app(issues, journal)
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("k", "k", "k")  # all three decided; cursor rests on the last
+            await pilot.press("k", "k")  # both decided; cursor rests on the last
             await pilot.press("k", "k")  # past the last image: already kept, nothing new
             await pilot.press("q")
 
     asyncio.run(scenario())
-    assert len(_lines(journal)) == 3
+    assert len(_lines(journal)) == 2
 
 
 def test_layout_fits_80_by_24(issues: Path, tmp_path: Path) -> None:
@@ -141,8 +141,8 @@ def test_an_empty_view_previews_nothing(issues: Path, tmp_path: Path) -> None:
     async def scenario() -> None:
         app = _app(issues, tmp_path / "review.jsonl")
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("f")  # issue filter: blank (only train/v/v_0.png, class v)
-            await pilot.press("c")  # class filter: ii -> nothing matches both
+            await pilot.press("f")  # issue filter: conflicting_label (only the ii image)
+            await pilot.press("c", "c")  # class filter: ii, then x -> nothing matches both
             assert app.shown == []
             preview = app.query_one("#preview", Static).content
             assert isinstance(preview, Text) and "No image matches" in preview.plain

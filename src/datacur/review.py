@@ -109,9 +109,12 @@ _TWIN_PATH = re.compile(r"(?:^|\s)((?:train|val)/[^/\s]+/[^\s,;]+\.[A-Za-z0-9]+)
 def find_twin(row: IssueRow) -> str | None:
     """The other image of a duplicate, leakage or two-label pair, as its reason names it.
 
-    The checks write the partner's variant path into the reason ("byte-identical to
-    train/x/a.png in train"); None when the reason names no other image.
+    ``issues.csv``'s ``partner`` column names it for a hygiene row (one row per pair); older
+    files only have the reason, where the checks write the partner's variant path
+    ("byte-identical to train/x/a.png in train"). None when neither names another image.
     """
+    if row.partner and row.partner != row.path:
+        return row.partner
     for match in _TWIN_PATH.finditer(row.reason):
         if match.group(1) != row.path:
             return match.group(1)

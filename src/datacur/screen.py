@@ -250,7 +250,7 @@ def run_screen(
     rungs: Sequence[Rung],
     *,
     eta: int = DEFAULT_ETA,
-    test_dir: Path | None = None,
+    test_dir: Path | Sequence[Path] | None = None,
     db_path: Path | None = None,
     jobs: int | None = None,
     ray: bool = False,
@@ -268,7 +268,8 @@ def run_screen(
         rungs: from :func:`plan_rungs` (the last is the full schedule with all seeds).
         eta: keep the best ``ceil(n / eta)`` after each short rung.
         test_dir, db_path, jobs, ray, ray_address, exact, jit_compile, model, on_event:
-            as for :func:`datacur.sweep.run_sweep`.
+            as for :func:`datacur.sweep.run_sweep`; with several test sets every one is
+            scored, and the cut ranks on the first.
         on_rung: called before each rung with its index, the rung and the names in it.
 
     Returns:

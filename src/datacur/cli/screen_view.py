@@ -81,7 +81,7 @@ def run_screen_command(
     seeds: list[int],
     screen_seeds: int,
     eta: int,
-    test: Path | None,
+    test: list[Path] | None,
     db_path: Path,
     jobs: int | None,
     ray: bool,

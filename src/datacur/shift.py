@@ -31,6 +31,7 @@ from datacur.io import (
     sha256_bytes,
 )
 from datacur.labels import CLASSES
+from datacur.synth import measure_stroke
 from datacur.variant import ManifestRow, list_folder_images, read_manifest, write_manifest
 
 __all__ = [
@@ -69,13 +70,7 @@ def _paper_level(image: np.ndarray) -> int:
 def measure_stroke_width(image: np.ndarray, *, threshold: int = DEFAULT_INK_THRESHOLD) -> float:
     """Stroke width in pixels of a (H, W) uint8 image: twice the median distance from the
     ink's ridge to the paper (the measure :mod:`datacur.synth` uses); 0.0 without ink."""
-    mask = np.asarray(image) < threshold
-    if not mask.any():
-        return 0.0
-    padded = np.pad(mask.astype(np.uint8), 1)
-    distance = cv2.distanceTransform(padded, cv2.DIST_L2, 3)
-    ridge = (distance > 0) & (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8)))
-    return float(2.0 * np.median(distance[ridge]))
+    return measure_stroke(np.asarray(image) < threshold)
 
 
 def ink_extent(image: np.ndarray, *, threshold: int = DEFAULT_INK_THRESHOLD) -> float:

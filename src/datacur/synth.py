@@ -68,6 +68,7 @@ __all__ = [
     "SynthResult",
     "SynthStyle",
     "compose_numeral",
+    "measure_stroke",
     "prepare_glyph",
     "synthesize",
 ]
@@ -149,7 +150,7 @@ class PreparedGlyph:
     origin: str
 
 
-def _measure_stroke(mask: np.ndarray) -> float:
+def measure_stroke(mask: np.ndarray) -> float:
     """Stroke width of a boolean ink mask: twice the median distance to paper on the ridge."""
     if not mask.any():
         return 0.0
@@ -217,7 +218,7 @@ def prepare_glyph(glyph: Glyph) -> PreparedGlyph | None:
         scale = MAX_GLYPH_SIDE / ink.shape[0]
         size = (max(1, round(ink.shape[1] * scale)), MAX_GLYPH_SIDE)
         ink = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
-    stroke = _measure_stroke(ink >= 0.5)
+    stroke = measure_stroke(ink >= 0.5)
     return PreparedGlyph(
         ink=np.round(ink * 255).astype(np.uint8),
         stroke=max(stroke, 1.0),

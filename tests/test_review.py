@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -161,6 +162,17 @@ def test_preview_image(tmp_path: Path) -> None:
     assert image.getpixel((0, 0)) == (255, 255, 255)  # transparent -> white paper
     (tmp_path / "b.png").write_bytes(b"junk")
     assert preview_image(tmp_path / "b.png", max_size=(10, 10)) is None
+
+
+def test_preview_refuses_a_decompression_bomb_and_a_fifo(tmp_path: Path) -> None:
+    """Issue 22: a hostile file in a flagged row shows as unreadable, never a traceback,
+    and a FIFO is not opened (it would block the UI)."""
+    from tests.hostile.corpus import bomb_png
+
+    (tmp_path / "bomb.png").write_bytes(bomb_png())
+    assert preview_image(tmp_path / "bomb.png", max_size=(40, 40)) is None
+    os.mkfifo(tmp_path / "fifo.png")
+    assert preview_image(tmp_path / "fifo.png", max_size=(40, 40)) is None
 
 
 def test_load_review_errors(tmp_path: Path, issues: Path) -> None:

@@ -27,6 +27,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from datacur.errors import DatacurError
+from datacur.io import open_image
 from datacur.journal import Decision, Journal
 from datacur.labels import CLASSES
 from datacur.noise import IssueRow, read_issues_csv
@@ -78,10 +79,11 @@ class ReviewProgress:
 def preview_image(path: Path, *, max_size: tuple[int, int]) -> Image.Image | None:
     """The image fitted into ``max_size`` (width, height) pixels, aspect kept, RGB on white.
 
-    Returns None when the file cannot be read.
+    Returns None when the file cannot be read, or is refused (a decompression bomb, a FIFO):
+    the row is then shown as unreadable, and can still be dropped.
     """
     try:
-        with Image.open(path) as opened:
+        with open_image(path) as opened:
             opened.load()
             image: Image.Image = opened
             if image.mode in ("RGBA", "LA", "P"):
@@ -89,7 +91,7 @@ def preview_image(path: Path, *, max_size: tuple[int, int]) -> Image.Image | Non
                 background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 image = Image.alpha_composite(background, rgba)
             rgb = image.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (DatacurError, UnidentifiedImageError, OSError, ValueError):
         return None
     rgb.thumbnail(max_size, Image.Resampling.LANCZOS)
     return rgb

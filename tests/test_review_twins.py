@@ -173,6 +173,7 @@ def test_review_without_a_terminal_refuses_in_one_line(issues: Path, tmp_path: P
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: datacur review needs")
     assert "Traceback" not in result.output and "\x1b[" not in result.stdout
+    assert not (tmp_path / "j.jsonl").exists()  # refused before the journal was opened
     rows, variant = load_review(issues)
     app = ReviewApp(rows, tmp_path / "j.jsonl", variant_dir=variant)
     with pytest.raises(DatacurError, match="interactive terminal"):

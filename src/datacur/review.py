@@ -182,6 +182,19 @@ def load_review(
     return rows, variant
 
 
+def require_terminal() -> None:
+    """Refuse at once without an interactive terminal, before any file is opened.
+
+    Raises:
+        DatacurError: stdin or stdout is not a terminal.
+    """
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise DatacurError(
+            "datacur review needs an interactive terminal (stdin and stdout are not one). "
+            "Run it in a terminal, not through a pipe, a redirect or a batch job."
+        )
+
+
 class HelpScreen(ModalScreen[None]):
     """The key list; any of Esc, q or ? closes it."""
 
@@ -280,12 +293,12 @@ class ReviewApp(App[ReviewProgress]):
     def run(self, *args: Any, **kwargs: Any) -> ReviewProgress | None:
         """Run in this terminal; refuse at once when there is none (no escape codes dumped
         into a pipe or a log, no wait for keys that cannot come)."""
-        if not kwargs.get("headless") and not (sys.stdin.isatty() and sys.stdout.isatty()):
-            self.journal.close()
-            raise DatacurError(
-                "datacur review needs an interactive terminal (stdin and stdout are not one). "
-                "Run it in a terminal, not through a pipe, a redirect or a batch job."
-            )
+        if not kwargs.get("headless"):
+            try:
+                require_terminal()
+            except DatacurError:
+                self.journal.close()
+                raise
         return super().run(*args, **kwargs)
 
     def on_mount(self) -> None:

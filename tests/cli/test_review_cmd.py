@@ -38,6 +38,7 @@ def test_review_records_decisions(
         return App.run(self, headless=True, size=(120, 40), auto_pilot=keys)
 
     monkeypatch.setattr(ReviewApp, "run", headless_run)  # the CLI imports it lazily
+    monkeypatch.setattr("datacur.review.require_terminal", lambda: None)  # CliRunner: no tty
     journal = tmp_path / "review.jsonl"
     result = runner.invoke(
         build_app(), ["review", str(issues), "--journal", str(journal), "--json"]

@@ -53,7 +53,7 @@ def review(
 
     Example: datacur review issues.csv --journal review.jsonl --kind hygiene
     """
-    from datacur.review import ReviewApp, find_label_book, load_review
+    from datacur.review import ReviewApp, find_label_book, load_review, require_terminal
 
     rows, variant_dir = load_review(issues, variant_dir=variant, kind=kind)
     if label_book is None:
@@ -64,6 +64,7 @@ def review(
                 f"in {DEFAULT_LABEL_BOOK}): pass --label-book DIR to see example images.",
                 highlight=False,
             )
+    require_terminal()  # before the journal is opened: a refused start leaves no file
     app = ReviewApp(rows, journal, variant_dir=variant_dir, label_book=label_book)
     app.run()
     progress = app.progress

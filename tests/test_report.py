@@ -257,7 +257,7 @@ def test_report_renders_in_headless_chromium(
     variant, db, _hash = scored_variant
     result = build_report(str(variant), db_path=db, out_dir=tmp_path / "rep")
     images = _chromium_image_probe(result.html, tmp_path)
-    assert len(images) == 7
+    assert len(images) == 7 + 2  # the figures, misclassified thumbnails, the confusion-cell gallery
     assert all(complete and width > 0 and height > 0 for complete, width, height in images)
     sizes = {(w, h) for _c, w, h in images}
     assert figure_pixels("curves") in sizes and figure_pixels("confusion") in sizes

@@ -167,6 +167,11 @@ class RunResult:
     """A copy of the best-val weights kept for the model store (``keep_dir``), if any."""
     fingerprints: Any = None
     """The variant's :class:`datacur.leakage.Fingerprints` (for the store; not in to_dict)."""
+    train_per_class_accuracy: dict[str, float] | None = None
+    """Per-class accuracy of the best checkpoint on its own train split (inference mode),
+    for the generalization gap in the report (issue 27 D5); None when not measured."""
+    val_per_class_accuracy: dict[str, float] | None = None
+    """Per-class accuracy of the best checkpoint on val; None when not measured."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -324,6 +329,16 @@ class _Trained:
     val_accuracy: float
     scored: list[_Scored]  # one per test set; [val] when there is none
     timings: dict[str, float]
+    train_per_class: dict[str, float] | None = None
+    val_per_class: dict[str, float] | None = None
+
+
+def _per_class_of(true_idx: np.ndarray, logits: np.ndarray) -> dict[str, float]:
+    """Per-class accuracy of logits against class indices (NaN for an absent class)."""
+    per_class, _confusion = _per_class_and_confusion(
+        np.asarray(true_idx, dtype=np.int64), np.argmax(np.asarray(logits), axis=1)
+    )
+    return per_class
 
 
 def _keep(workdir: Path, keep_path: Path | None) -> None:
@@ -375,11 +390,25 @@ def _train_exact(
                 accuracy=None if test_acc is None else float(test_acc),
             )
         )
+    # The generalization gap (issue 27 D5), measured only after everything above, so the
+    # training and every number it reports are exactly what they were: train and val
+    # predicted once more in inference mode, unshuffled, in the script's batches of 8.
+    per_split: dict[str, dict[str, float]] = {}
+    for split in ("train", "val"):
+        if split == "val" and not tests:
+            per_split[split] = _per_class_of(scored[0].true_idx, scored[0].logits)
+            continue
+        loader = _loader(variant_dir / split, shuffle=False)
+        split_logits = model.predict(loader, verbose=0)
+        split_true = np.concatenate([np.argmax(y.numpy(), axis=1) for _, y in loader])
+        per_split[split] = _per_class_of(split_true, split_logits)
     return _Trained(
         history=_curves(history.history),
         val_loss=float(val_loss),
         val_accuracy=float(val_acc),
         scored=scored,
+        train_per_class=per_split["train"],
+        val_per_class=per_split["val"],
         timings={
             "decode_s": 0.0,
             "train_s": train_seconds,
@@ -494,11 +523,21 @@ def _train_fast(
     else:
         logits = model.predict(valid, verbose=0)
         scored = [_Scored(val_paths, val_true, np.asarray(logits), None, None)]
+    # The generalization gap (issue 27 D5), measured only after everything above, so the
+    # training and every number it reports are exactly what they were. Per-class accuracy
+    # does not depend on image order, so the decoded train arrays serve as they are.
+    val_logits = scored[0].logits if not test_dirs else model.predict(valid, verbose=0)
+    train_logits = model.predict(
+        tf.data.Dataset.from_tensor_slices(train_x).batch(VAL_BATCH), verbose=0
+    )
+    train_true = _labels_from_paths(train_paths, variant_dir / "train")
     return _Trained(
         history=_curves(history.history),
         val_loss=float(val_loss),
         val_accuracy=float(val_acc),
         scored=scored,
+        train_per_class=_per_class_of(train_true, train_logits),
+        val_per_class=_per_class_of(val_true, val_logits),
         timings={
             "decode_s": decode_seconds,
             "train_s": train_seconds,
@@ -742,6 +781,8 @@ def evaluate_variant(
         scores=scores,
         checkpoint=None if keep_path is None else os.fspath(keep_path),
         fingerprints=prints,
+        train_per_class_accuracy=trained.train_per_class,
+        val_per_class_accuracy=trained.val_per_class,
     )
 
 

@@ -394,6 +394,7 @@ img.plot { max-width: 100%; height: auto; display: block; margin: 0.5rem 0; }
   background: #fff; }
 .note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.4rem 0.8rem; }
 .significant { font-weight: bold; }
+.wide { overflow-x: auto; }
 pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
 """
 
@@ -721,6 +722,90 @@ def _test_sets_section(
     return "".join(parts)
 
 
+def _mean_per_class(tables: Sequence[Mapping[str, float] | None]) -> dict[str, float]:
+    """Per-class mean over runs of the finite values they hold (NaN where none has one)."""
+    means = {}
+    for label in CLASSES:
+        values = [
+            float(table[label])
+            for table in tables
+            if table is not None
+            and table.get(label) is not None
+            and math.isfinite(float(table[label]))
+        ]
+        means[label] = float(np.mean(values)) if values else math.nan
+    return means
+
+
+def _gap_section(all_runs: Sequence[StoredRun], shown: Sequence[StoredRun]) -> str:
+    """The generalization gap per class: the best checkpoint's accuracy on its own train
+    and val splits beside every test set it was scored on, and train − test, val − test
+    (each a mean over the trainings; issue 27 D5). Runs stored before train and val were
+    measured show "—"."""
+    from datacur.compare import SHIFT_PREFIX
+
+    if not shown:
+        return ""
+    model, epochs = shown[0].model, shown[0].epochs
+    trainings: dict[int, StoredRun] = {}
+    groups: dict[str, list[StoredRun]] = {}
+    for run in all_runs:
+        if run.model != model or run.epochs != epochs:
+            continue
+        trainings.setdefault(run.id, run)
+        if run.test_hash is not None:
+            groups.setdefault(run.test_hash, []).append(run)
+    measured = [run for run in trainings.values() if run.train_per_class is not None]
+    train = _mean_per_class([run.train_per_class for run in measured])
+    val = _mean_per_class([run.val_per_class for run in measured])
+    tests = [
+        (group[-1].test_name or "?", _mean_per_class([run.per_class for run in group]))
+        for group in sorted(
+            groups.values(), key=lambda g: ((g[0].test_name or "").startswith(SHIFT_PREFIX),)
+        )
+    ]
+    headers = ["class", "train", "val"]
+    for name, _means in tests:
+        headers += [name, f"train − {name}", f"val − {name}"]
+    rows = []
+    for label in CLASSES:
+        row: list[object] = [label, _fmt(train[label], ".2f"), _fmt(val[label], ".2f")]
+        for _name, means in tests:
+            row += [
+                _fmt(means[label], ".2f"),
+                _fmt(train[label] - means[label], "+.2f"),
+                _fmt(val[label] - means[label], "+.2f"),
+            ]
+        rows.append(row)
+    if measured:
+        seeds = sorted({run.seed for run in measured})
+        intro = (
+            f"<p>Accuracy of the best-val checkpoint per class on its own train and val "
+            f"splits beside every test set, and the gaps; means over "
+            f"{count_noun(len(measured), 'training')} (seeds {', '.join(map(str, seeds))}). "
+            "A large train − test gap is overfitting or a shift the data does not cover; a "
+            "large val − test gap says val does not resemble the test set.</p>"
+        )
+    else:
+        intro = (
+            "<p class='note'>These runs were stored before train and val accuracy per class "
+            "were measured (—): evaluate the variant again to see the gap.</p>"
+        )
+    if len(measured) < len(trainings) and measured:
+        intro += (
+            f"<p class='note'>{count_noun(len(trainings) - len(measured), 'training')} stored "
+            "before train and val accuracy per class were measured are left out of train and "
+            "val.</p>"
+        )
+    return "".join(
+        (
+            "<h2>Generalization gap per class</h2>",
+            intro,
+            f"<div class='wide'>{_table(headers, rows)}</div>",
+        )
+    )
+
+
 def _errors_section(
     runs: Sequence[StoredRun], *, cwd: Path, db_path: Path | None, per_cell: int = 12
 ) -> str:
@@ -930,6 +1015,7 @@ def build_report(
         sections.append(_runs_section(runs))
         sections.append(_model_sections(runs, figures))
         sections.append(_test_sets_section(scored_runs, runs, variant_dir))
+        sections.append(_gap_section(scored_runs, runs))
         sections.append(_errors_section(runs, cwd=cwd, db_path=db_path))
         gallery, gallery_notes = _gallery_section(runs, max_items=max_gallery, cwd=cwd)
         sections.append(gallery)

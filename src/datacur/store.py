@@ -369,6 +369,18 @@ def _insert(connection: sqlite3.Connection, table: str, row: dict[str, Any]) -> 
     return int(cursor.lastrowid or 0)
 
 
+GAP_KEYS = ("train_per_class_accuracy", "val_per_class_accuracy")
+"""Keys of ``runs.extra_json`` holding the best checkpoint's per-class accuracy on its own
+train and val splits (issue 27 D5). Runs stored before them lack the keys (shown as "—")."""
+
+
+def _split_accuracies(result: Any) -> dict[str, Any]:
+    """The run's train and val per-class accuracy, for ``extra_json`` (when measured)."""
+    return {
+        key: dict(value) for key in GAP_KEYS if (value := getattr(result, key, None)) is not None
+    }
+
+
 def save_run(
     result: Any, db_path: Path | None = None, *, extra: dict[str, Any] | None = None
 ) -> int:
@@ -399,7 +411,7 @@ def save_run(
         "versions_json": _dumps(result.versions),
         "counts_json": _dumps(counts),
         "checkpoint": None,
-        "extra_json": _dumps(extra or {}),
+        "extra_json": _dumps({**_split_accuracies(result), **(extra or {})}),
     }
     test_rows = _test_rows(result)
     with open_store(db_path) as connection:
@@ -516,6 +528,17 @@ class StoredRun:
     def score(self) -> float:
         """Test accuracy, or val accuracy when the run had no test set."""
         return self.test_accuracy if self.test_accuracy is not None else self.val_accuracy
+
+    @property
+    def train_per_class(self) -> dict[str, float] | None:
+        """The best checkpoint's per-class accuracy on its own train split (None for runs
+        stored before it was measured)."""
+        return self.extra.get("train_per_class_accuracy")
+
+    @property
+    def val_per_class(self) -> dict[str, float] | None:
+        """The best checkpoint's per-class accuracy on val (None for older runs)."""
+        return self.extra.get("val_per_class_accuracy")
 
     @property
     def twins_checked(self) -> bool:

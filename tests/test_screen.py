@@ -14,7 +14,9 @@ from datacur.screen import (
     cut_rung,
     parse_rungs,
     plan_rungs,
+    rank_score,
     replay_screen,
+    resolve_rank_by,
     run_screen,
 )
 from datacur.store import load_runs, save_run
@@ -193,6 +195,96 @@ def test_replay_screen_on_stored_runs(tmp_path: Path) -> None:
     row = next(r for r in replay.rows if r.name == "c")
     assert row.dropped_at == 2 and "no run at 40 epochs for seed(s) 0, 1" in row.reason
     assert replay.winner is None
+
+
+def test_rank_by_defaults_to_the_shift_mean_and_checks_names() -> None:
+    assert resolve_rank_by(["dev-test", "shift-thin", "shift-small"]) == "shift-mean"
+    assert resolve_rank_by(["dev-test", "label-book"]) == "dev-test"
+    assert resolve_rank_by([]) is None
+    assert resolve_rank_by(["dev-test", "shift-thin"], "dev-test") == "dev-test"
+    with pytest.raises(ConfigError, match="needs at least one --test folder named shift-"):
+        resolve_rank_by(["dev-test"], "shift-mean")
+    with pytest.raises(ConfigError, match=r"--rank-by label-book: no --test folder .*dev-test"):
+        resolve_rank_by(["dev-test"], "label-book")
+    # a training without every shift set scored has no shift mean (it would not compare)
+    shift = ["shift-a", "shift-b"]
+    assert rank_score({"shift-a": 0.5, "shift-b": 0.7}, "shift-mean", shift) == pytest.approx(0.6)
+    assert rank_score({"shift-a": 0.5}, "shift-mean", shift) is None
+    assert rank_score({"dev-test": 0.9}, "dev-test", shift) == 0.9
+
+
+@pytest.fixture
+def shift_evaluator(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, int]]:
+    """Like scored_evaluator, with every test set scored: dev-test as SCORES, the shift-*
+    sets reversed (1 - score), so ranking on the shift mean picks a different winner."""
+    import datacur.evaluate
+    from datacur.evaluate import TestScore
+    from datacur.labels import CLASSES
+    from datacur.variant import compute_content_hash, list_folder_images, list_variant_images
+
+    calls: list[tuple[str, int, int]] = []
+
+    def evaluate_variant(variant_dir: Path, *, seed: int = 0, **options: Any) -> Any:
+        name, epochs = options["variant_name"], options["epochs"]
+        calls.append((name, epochs, seed))
+        base = SCORES[(name, epochs)] + seed / 1000
+        scores = []
+        for folder in options["test_dir"]:
+            accuracy = base if folder.name == "dev-test" else round(1 - base, 6)
+            scores.append(TestScore(
+                test_name=folder.name,
+                test_hash=compute_content_hash(list_folder_images(folder)),
+                test_accuracy=accuracy, test_loss=1.0, scored_on="test",
+                per_class_accuracy={label: accuracy for label in CLASSES},
+                confusion=[[0] * 10 for _ in range(10)], predictions=[], n_images=1,
+                twins_exact=0, twins_near=0,
+            ))  # fmt: skip
+        first = scores[0]
+        return fake_run(
+            name, seed, first.test_accuracy, epochs=epochs,
+            variant_hash=compute_content_hash(list_variant_images(variant_dir)),
+            test_name=first.test_name, test_hash=first.test_hash, scores=scores,
+            timings={"train_s": epochs * 2.0, "total_s": epochs * 2.0 + 1.0},
+        )  # fmt: skip
+
+    monkeypatch.setattr(datacur.evaluate, "evaluate_variant", evaluate_variant)
+    return calls
+
+
+def test_screen_ranks_on_the_shift_mean_when_shift_sets_are_scored(
+    tmp_path: Path,
+    four_targets: tuple[list[Any], Path],
+    make_image_folder: Callable[..., Path],
+    shift_evaluator: list[tuple[str, int, int]],
+) -> None:
+    targets, dev_test = four_targets
+    tests = [
+        dev_test,
+        make_image_folder(tmp_path / "shift-a", n=1, seed=10),
+        make_image_folder(tmp_path / "shift-b", n=1, seed=11),
+    ]
+    db = tmp_path / "r.db"
+    # shift mean = 1 - dev-test: d (0.50) and a (0.40) lead at 10 epochs, d at 20 (0.45)
+    result = run_screen(targets, RUNGS, eta=2, test_dir=tests, db_path=db, jobs=1)
+    assert result.test_name == "shift-mean" and result.winner == "d"
+    rows = {row.name: row for row in result.rows}
+    assert rows["d"].scores[:2] == [pytest.approx(0.50), pytest.approx(0.45)]
+    assert rows["c"].dropped_at == 0 and "at 10 epochs" in rows["c"].reason
+    # every test set of every training is stored; ranking on dev-test reuses them all and
+    # picks dev-test's winner without training anything new for the shared rungs
+    assert {run.test_name for run in load_runs(db)} == {"dev-test", "shift-a", "shift-b"}
+    shift_evaluator.clear()
+    on_dev = run_screen(
+        targets, RUNGS, eta=2, test_dir=tests, db_path=db, jobs=1, rank_by="dev-test"
+    )
+    assert on_dev.winner == "c" and on_dev.test_name == "dev-test"
+    assert ("a", 10, 0) not in shift_evaluator  # the first rung was stored already
+    # the replay from the stored rows decides as the live screen did
+    replay = replay_screen(load_runs(db), list("abcd"), RUNGS[:2], eta=2)
+    assert replay.test_name == "shift-mean"
+    assert [row.name for row in replay.finalists] == ["d", "a"] and replay.winner == "d"
+    with pytest.raises(ConfigError, match="--rank-by label-book"):
+        run_screen(targets, RUNGS, test_dir=tests, db_path=db, jobs=1, rank_by="label-book")
 
 
 @pytest.mark.slow

@@ -7,6 +7,12 @@ so every rung's runs are ordinary stored runs and a re-run reuses them (same var
 seed, epochs, test set and model). After each rung but the last, the best
 ``ceil(survivors / eta)`` variants by mean score go on; ties at the cut go on too.
 
+What "score" means is ``rank_by``: by default the **shift mean** (the mean over the test sets
+named ``shift-*``, as ``datacur compare`` computes it) whenever such test sets are scored,
+otherwise the first test set. Issue 20: dev-test shares the starter data's writers and
+scanners and flatters, so a screen that ranks on it alone picks what fits the starter
+distribution; the shift suite is the yardstick recipes are chosen by.
+
 A short schedule is a different measurement, not a preview of the full one: the fixed
 evaluator keeps the best-val checkpoint, so a 20-epoch score is the best of 20 epochs, and
 recipes that learn slowly (large, heavily augmented variants) are at a disadvantage there.
@@ -38,13 +44,16 @@ __all__ = [
     "BEST_VAL_NOTE",
     "DEFAULT_ETA",
     "DEFAULT_RUNG_EPOCHS",
+    "SHIFT_MEAN",
     "Rung",
     "ScreenResult",
     "ScreenRow",
     "cut_rung",
     "parse_rungs",
     "plan_rungs",
+    "rank_score",
     "replay_screen",
+    "resolve_rank_by",
     "run_screen",
 ]
 
@@ -59,6 +68,69 @@ BEST_VAL_NOTE = (
     "fixed evaluator keeps the best-val checkpoint, so an N-epoch score is the best of N "
     "epochs."
 )
+
+
+SHIFT_MEAN = "shift-mean"
+"""``rank_by`` value: rank on the mean over the ``shift-*`` test sets (issue 20)."""
+
+_SHIFT_PREFIX = "shift-"  # datacur.compare.SHIFT_PREFIX (compare imports scipy; kept light)
+
+
+def resolve_rank_by(test_names: Sequence[str], rank_by: str | None = None) -> str | None:
+    """What a screen ranks on: ``rank_by`` checked against the scored test sets, or the
+    default (the shift mean when any ``shift-*`` test set is scored, else the first one).
+
+    Returns ``None`` when no test set is scored (the screen ranks on val accuracy).
+
+    Raises:
+        ConfigError: ``rank_by`` names a test set that is not scored, or asks for the shift
+            mean without a ``shift-*`` test set.
+
+    Example:
+        >>> resolve_rank_by(["dev-test", "shift-thin", "shift-blur-noise"])
+        'shift-mean'
+        >>> resolve_rank_by(["dev-test", "label-book"])
+        'dev-test'
+    """
+    shift = [name for name in test_names if name.startswith(_SHIFT_PREFIX)]
+    if rank_by is None:
+        if shift:
+            return SHIFT_MEAN
+        return test_names[0] if test_names else None
+    if rank_by == SHIFT_MEAN:
+        if not shift:
+            raise ConfigError(
+                "--rank-by shift-mean needs at least one --test folder named shift-* "
+                "(e.g. --test datasets/shift-thin); build the suite with datacur shift-suite."
+            )
+        return rank_by
+    if rank_by not in test_names:
+        scored = ", ".join(test_names) or "none"
+        raise ConfigError(
+            f"--rank-by {rank_by}: no --test folder of that name (scored: {scored}); "
+            f"pass --test <folder>/{rank_by} or --rank-by {SHIFT_MEAN}."
+        )
+    return rank_by
+
+
+def rank_score(
+    scores: Mapping[str | None, float | None], rank_by: str | None, shift_tests: Sequence[str]
+) -> float | None:
+    """One training's score for the cut: its accuracy on ``rank_by``, or the mean over
+    ``shift_tests`` for :data:`SHIFT_MEAN`; ``None`` when a needed test set was not scored
+    (a mean over fewer shift sets would not compare with the others').
+
+    Example:
+        >>> rank_score({"dev-test": 0.9, "shift-a": 0.5, "shift-b": 0.7}, "shift-mean",
+        ...            ["shift-a", "shift-b"])
+        0.6
+    """
+    if rank_by == SHIFT_MEAN:
+        values = [scores.get(name) for name in shift_tests]
+        if not values or any(value is None for value in values):
+            return None
+        return statistics.fmean(value for value in values if value is not None)
+    return scores.get(rank_by)
 
 
 @dataclass(frozen=True)
@@ -177,7 +249,7 @@ class ScreenResult:
     rungs: list[Rung]
     eta: int
     rows: list[ScreenRow]
-    test_name: str | None = None
+    test_name: str | None = None  # what the cut ranked on: a test set, "shift-mean", or None (val)
     sweeps: list[Any] = field(default_factory=list)  # one SweepResult per rung run
     failed: list[tuple[str, int, int, str]] = field(default_factory=list)  # name, rung, seed
 
@@ -258,6 +330,7 @@ def run_screen(
     exact: bool = False,
     jit_compile: bool = False,
     model: str = DEFAULT_MODEL,
+    rank_by: str | None = None,
     on_event: Callable[[Any], None] | None = None,
     on_rung: Callable[[int, Rung, list[str]], None] | None = None,
 ) -> ScreenResult:
@@ -269,14 +342,17 @@ def run_screen(
         eta: keep the best ``ceil(n / eta)`` after each short rung.
         test_dir, db_path, jobs, ray, ray_address, exact, jit_compile, model, on_event:
             as for :func:`datacur.sweep.run_sweep`; with several test sets every one is
-            scored, and the cut ranks on the first.
+            scored from each training.
+        rank_by: what the cut ranks on (:func:`resolve_rank_by`): a test set's folder
+            name, or :data:`SHIFT_MEAN`; default the shift mean when ``shift-*`` test sets
+            are scored, else the first test set.
         on_rung: called before each rung with its index, the rung and the names in it.
 
     Returns:
         A :class:`ScreenResult`; its rows say which variant stopped at which rung and why.
 
     Raises:
-        ConfigError: ``eta`` < 2 or no rungs.
+        ConfigError: ``eta`` < 2, no rungs, or a ``rank_by`` that is not scored.
         EvaluationError, VariantError: as :func:`datacur.sweep.run_sweep`.
 
     Example:
@@ -291,7 +367,17 @@ def run_screen(
     if not rungs:
         raise ConfigError("A screen needs at least one rung.")
     db_path = db_path or default_results_db()
-    result = ScreenResult(list(rungs), eta, [])
+    test_dirs = (
+        []
+        if test_dir is None
+        else [Path(test_dir)]
+        if isinstance(test_dir, str | Path)
+        else [Path(folder) for folder in test_dir]
+    )
+    test_names = [folder.resolve().name for folder in test_dirs]
+    ranked_on = resolve_rank_by(test_names, rank_by)
+    shift_tests = [name for name in test_names if name.startswith(_SHIFT_PREFIX)]
+    result = ScreenResult(list(rungs), eta, [], test_name=ranked_on)
 
     def run_rung(r: int, alive: list[int]) -> dict[tuple[int, int], tuple[float, float]]:
         rung = rungs[r]
@@ -309,17 +395,24 @@ def run_screen(
             model=model, on_event=relay,
         )  # fmt: skip
         result.sweeps.append(sweep)
-        result.test_name = sweep.test_name
         _todo, done = plan_pairs(
             subset, list(rung.seeds), db_path=db_path, epochs=rung.epochs,
             test_hash=sweep.test_hash, model=model,
         )  # fmt: skip
         run_ids = [run_id for run_id, _score in done.values()]
-        seconds = {run.id: _run_seconds(run) for run in load_runs(db_path, run_ids=run_ids)}
-        return {
-            (alive[i], seed): (score, seconds.get(run_id, 0.0))
-            for (i, seed), (run_id, score) in done.items()
-        }
+        stored = load_runs(db_path, run_ids=run_ids)
+        seconds = {run.id: _run_seconds(run) for run in stored}
+        by_test: dict[int, dict[str | None, float | None]] = {}
+        for run in stored:
+            by_test.setdefault(run.id, {})[run.test_name] = run.test_accuracy
+        found = {}
+        for (i, seed), (run_id, first_score) in done.items():
+            score: float | None = first_score
+            if ranked_on is not None and ranked_on != sweep.test_name:
+                score = rank_score(by_test.get(run_id, {}), ranked_on, shift_tests)
+            if score is not None:  # a run not scored on what the cut needs counts as missing
+                found[(alive[i], seed)] = (score, seconds.get(run_id, 0.0))
+        return found
 
     result.rows, result.failed = _screen_loop(
         [t.name for t in targets], rungs, eta=eta, run_rung=run_rung
@@ -339,36 +432,52 @@ def replay_screen(
     rungs: Sequence[Rung],
     *,
     eta: int = DEFAULT_ETA,
+    rank_by: str | None = None,
 ) -> ScreenResult:
     """Replay a screen on stored runs: which variants it would drop, and what it would cost.
 
     Args:
-        runs: stored runs of one test set and model (:func:`datacur.store.load_runs`);
-            a variant is matched by the run's ``variant`` name, the newest run per
-            (variant, epochs, seed) counting.
+        runs: stored runs of one model (:func:`datacur.store.load_runs`), one row per
+            training x test set; a variant is matched by the run's ``variant`` name, the
+            newest training per (variant, epochs, seed) counting.
         names: the variants screened.
         rungs: as for :func:`run_screen`.
         eta: as for :func:`run_screen`.
+        rank_by: as for :func:`run_screen`, over the test sets the runs were scored on.
 
     Returns:
         A :class:`ScreenResult` whose ``cpu_s`` sums the recorded times of the runs the
         screen uses; a variant without a run a rung needs stops there (reason says so).
     """
-    newest: dict[tuple[str, int, int], Any] = {}
+    test_names = sorted({run.test_name for run in runs if run.test_name is not None})
+    ranked_on = resolve_rank_by(test_names, rank_by) if test_names else None
+    shift_tests = [name for name in test_names if name.startswith(_SHIFT_PREFIX)]
+    newest: dict[tuple[str, int, int], int] = {}  # -> training (run id)
+    scores: dict[int, dict[str | None, float | None]] = {}
+    seconds: dict[int, float] = {}
     for run in runs:
-        newest[(run.variant, run.epochs, run.seed)] = run
+        key = (run.variant, run.epochs, run.seed)
+        if newest.get(key, -1) <= run.id:
+            newest[key] = run.id
+        scores.setdefault(run.id, {})[run.test_name] = run.score
+        seconds[run.id] = _run_seconds(run)
 
     def run_rung(r: int, alive: list[int]) -> dict[tuple[int, int], tuple[float, float]]:
         rung = rungs[r]
         found = {}
         for index in alive:
             for seed in rung.seeds:
-                run = newest.get((names[index], rung.epochs, seed))
-                if run is not None:
-                    found[(index, seed)] = (run.score, _run_seconds(run))
+                run_id = newest.get((names[index], rung.epochs, seed))
+                if run_id is None:
+                    continue
+                score = (
+                    rank_score(scores[run_id], ranked_on, shift_tests)
+                    if ranked_on is not None
+                    else next(iter(scores[run_id].values()))
+                )
+                if score is not None:
+                    found[(index, seed)] = (score, seconds[run_id])
         return found
 
     rows, failed = _screen_loop(names, rungs, eta=eta, run_rung=run_rung)
-    tests = {run.test_name for run in runs}
-    test_name = tests.pop() if len(tests) == 1 else None
-    return ScreenResult(list(rungs), eta, rows, test_name=test_name, failed=failed)
+    return ScreenResult(list(rungs), eta, rows, test_name=ranked_on, failed=failed)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from datacur.cli._common import err_console, out_console
 from datacur.errors import EvaluationError
-from datacur.screen import BEST_VAL_NOTE, ScreenResult
+from datacur.screen import BEST_VAL_NOTE, SHIFT_MEAN, ScreenResult
 
 
 def _ordered(result: ScreenResult) -> list[Any]:
@@ -28,7 +28,8 @@ def _ordered(result: ScreenResult) -> list[Any]:
 
 def screen_table(result: ScreenResult) -> Table:
     """Which variant stopped at which rung and why, with its mean score at every rung."""
-    table = Table(title=f"Screen (eta {result.eta}), scored on {result.test_name or 'val'}")
+    ranked = {None: "val", SHIFT_MEAN: "the shift mean"}.get(result.test_name, result.test_name)
+    table = Table(title=f"Screen (eta {result.eta}), ranked on {ranked}")
     table.add_column("variant", overflow="fold")
     for rung in result.rungs:
         seeds = f"{len(rung.seeds)} seed{'s' if len(rung.seeds) > 1 else ''}"
@@ -52,7 +53,7 @@ def screen_payload(result: ScreenResult) -> dict[str, Any]:
     """The screen as JSON: rungs, each variant's scores and fate, winner, recorded time."""
     return {
         "note": BEST_VAL_NOTE,
-        "test": result.test_name,
+        "test": result.test_name,  # what the cuts ranked on (a test set or "shift-mean")
         "eta": result.eta,
         "rungs": [{"epochs": r.epochs, "seeds": list(r.seeds)} for r in result.rungs],
         "winner": result.winner,
@@ -89,6 +90,7 @@ def run_screen_command(
     jit: bool,
     model: str,
     as_json: bool,
+    rank_by: str | None = None,
 ) -> None:
     """Plan the rungs, run the screen with a log line per rung and pair, print the table."""
     from datacur.screen import plan_rungs, run_screen
@@ -116,8 +118,8 @@ def run_screen_command(
 
     result = run_screen(
         targets, rungs, eta=eta, test_dir=test, db_path=db_path, jobs=jobs, ray=ray,
-        ray_address=ray_address, jit_compile=jit, model=model, on_event=on_event,
-        on_rung=on_rung,
+        ray_address=ray_address, jit_compile=jit, model=model, rank_by=rank_by,
+        on_event=on_event, on_rung=on_rung,
     )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(screen_payload(result), separators=(",", ":")))

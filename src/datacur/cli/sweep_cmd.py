@@ -222,6 +222,15 @@ def sweep(
     screen_seeds: Annotated[
         int, typer.Option(min=1, help="With --screen: seeds per variant on the short rungs.")
     ] = 1,
+    rank_by: Annotated[
+        str | None,
+        typer.Option(
+            "--rank-by",
+            help="With --screen: what the cuts rank on: a --test folder's name, or "
+            "shift-mean (the mean over the shift-* test sets; the default when any is "
+            "given, else the first --test).",
+        ),
+    ] = None,
     db: DbOption = None,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -238,11 +247,15 @@ def sweep(
 
     With --screen, variants are screened on short schedules first (20 then 40 epochs, one
     seed, the best third going on) and only the finalists get --epochs with all --seeds; a
-    short schedule is a different measurement (the best-val checkpoint of fewer epochs).
+    short schedule is a different measurement (the best-val checkpoint of fewer epochs). The
+    cuts rank on the shift mean when shift-* test sets are among --test (dev-test shares the
+    starter's writers and flatters), else on the first --test; --rank-by picks another.
 
     Example: datacur sweep recipes/best-5k.yaml --vary inputs.strokes.share=0,0.2,0.4 --seeds 3
 
     Example: datacur sweep recipes/best.yaml recipes/raw.yaml recipes/clean.yaml --screen
+
+    Example: datacur sweep recipes/raw.yaml recipes/best.yaml --screen --test datasets/shift-thin
     """
     from datacur.report import SweepPoint, build_sweep_report
     from datacur.store import default_results_db
@@ -269,7 +282,7 @@ def sweep(
             targets, short_epochs=parse_rungs(rungs), epochs=epochs,
             seeds=list(range(seed, seed + seeds)), screen_seeds=screen_seeds, eta=eta,
             test=test, db_path=db_path, jobs=jobs, ray=ray or ray_address is not None,
-            ray_address=ray_address, jit=jit, model=model, as_json=as_json,
+            ray_address=ray_address, jit=jit, model=model, rank_by=rank_by, as_json=as_json,
         )  # fmt: skip
         return
     report_dir = None

@@ -63,6 +63,14 @@ PINS: dict[str, tuple[str, str]] = {
         "979fc9243c81fbe5537e2bee9202539d851dc288b16e4e0d31736dd2cb4fe6e3",
         "a4170e3b04a4903630e0d0bc7f50d0c05eec31dbb7f4b542066af739cb018100",
     ),
+    "recipes/best-wide-tone.yaml": (
+        "47aa395dfc516a81ff4fa40302b93d1816cd56b1aaab4bfc3102bc6ea078f30c",
+        "173c52227602c7e1487ca1183d5ccdee25fd501ecb094011deffb8b256354102",
+    ),
+    "recipes/best-wide.yaml": (
+        "cfa25b293402064742428518c966639f6223fcc3daa7204402fdaa01ebbf67ec",
+        "fc45e508e661b5d14dee2302f75ead6d20fd55e7d84e049dce53d4b06cf7e4b4",
+    ),
     "recipes/best-zoom.yaml": (
         "23788ae6a4a5a171e7faab8133b8e116df2bd8f569720ce525ba1f60eaac4119",
         "4a03135b470256131dd836a8207a8dba8fb0df87e9a9b9c539fc47883b39e173",

@@ -300,7 +300,9 @@ SHIFTS: dict[str, ShiftSpec] = {
             "flat paper of the image's own paper level",
             "recipes scale by 0.85-1.1 (geometry), 0.88-1.08 (mixed, flip-mixed), 0.9-1.05 "
             "(flip), at most 0.6-1.08 (flip-zoom, used only by the best-zoom trial); they "
-            "translate by at most +-5 % (geometry) or +-12 % (flip-zoom). Here: 0.6 or less "
+            "translate by at most +-5 % (geometry) or +-12 % (flip-zoom); the issue-20 trials "
+            "flip-wide and flip-wide-tone scale by 0.7-1.12 and translate by +-8 %. Here: 0.6 "
+            "or less "
             "(more only where the 0.20 floor lifts an already small numeral) and a centre "
             "offset of about 25-35 % of the frame",
         ),
@@ -311,8 +313,10 @@ SHIFTS: dict[str, ShiftSpec] = {
             "least 2 of them) with no margin and no padding: the numeral fills the frame and "
             "the 32x32 resize stretches it to a square",
             "the crop-pad pipeline and the crop_and_pad step (clean, combined) keep an 8 px "
-            "margin and pad to a square; best and the other recipes never crop; scale tops "
-            "out at 1.1. Here: margin 0, not squared",
+            "margin and pad to a square; flip-wide and flip-wide-tone (issue-20 trials) crop a "
+            "quarter of their copies with a 6 px margin, then rescale them by 0.7-1.12; best "
+            "and the other recipes never crop; scale tops out at 1.12. Here: margin 0, not "
+            "squared, not rescaled",
         ),
         ShiftSpec(
             "shift-loose",
@@ -321,9 +325,9 @@ SHIFTS: dict[str, ShiftSpec] = {
             "frame in its larger relative dimension, centred (+-3 %) in the unchanged frame "
             "on flat paper; an ink box already smaller is left at its size",
             "the starter's ink spans 0.31-0.97 of the frame (5th-95th percentile); recipes "
-            "scale by 0.85-1.1 (0.6 at the least, flip-zoom), so the smallest training "
-            "numeral spans about 0.19-0.27 of its frame only where it was already among the "
-            "smallest. Here: 0.25-0.32 of the frame for every image, centred",
+            "scale by 0.85-1.1 (0.6 at the least, flip-zoom; 0.7, flip-wide), so the "
+            "smallest training numeral spans about 0.19-0.27 of its frame only where it was "
+            "already among the smallest. Here: 0.25-0.32 of the frame for every image, centred",
         ),
         ShiftSpec(
             "shift-thin",
@@ -332,8 +336,9 @@ SHIFTS: dict[str, ShiftSpec] = {
             "of the paper with a disc of 2r+1 px, r = max(2, (1 - keep) x stroke / 2); r "
             "shrinks while less than 35 % of the ink would survive",
             "augment thins with Morphological dilation, kernel 2-3 px (ink, mixed, "
-            "flip-mixed, flip-zoom); here the disc is at least 5 px (unless the stroke is too "
-            "thin to survive it) and scales with the stroke",
+            "flip-mixed, flip-zoom) or 2-5 px (flip-wide, flip-wide-tone); here the disc is "
+            "at least 5 px (unless the stroke is too thin to survive it) and scales with the "
+            "stroke",
         ),
         ShiftSpec(
             "shift-thick",
@@ -341,8 +346,8 @@ SHIFTS: dict[str, ShiftSpec] = {
             "strokes thickened by 0.7-1.0 of their measured width: grey-level erosion of "
             "the paper with a disc of 2r+1 px, r = max(2, factor x stroke / 2)",
             "augment thickens with Morphological erosion, kernel 2-3 px (mixed, flip-mixed, "
-            "flip-zoom) or 2-4 px (ink); here the disc is at least 5 px and scales with the "
-            "stroke (11 px for the median 10 px stroke)",
+            "flip-zoom), 2-4 px (ink) or 2-6 px (flip-wide, flip-wide-tone); here the disc "
+            "is at least 5 px and scales with the stroke (11 px for the median 10 px stroke)",
         ),
         ShiftSpec(
             "shift-blur-noise",
@@ -351,7 +356,8 @@ SHIFTS: dict[str, ShiftSpec] = {
             "Gaussian noise of std 0.10-0.14 of full scale in grains of 1/32 of the image's "
             "height and width (one grain per pixel of the fixed model's 32x32 input)",
             "augment blurs with kernels of 3-5 px and sigma 0.3-1.0 (mixed) or 0.3-1.2 "
-            "(ink), and adds GaussNoise of std 0.02-0.06 (mixed) or 0.02-0.08 (paper) per "
+            "(ink), 3-7 px and 0.3-1.5 (flip-wide, flip-wide-tone), and adds GaussNoise of "
+            "std 0.02-0.06 (mixed) or 0.02-0.08 (paper, flip-wide, flip-wide-tone) per "
             "pixel (about half that std survives the 32x32 resize); here sigma is 3-5 px and "
             "the noise std 0.10-0.14, all of it seen by the model",
         ),
@@ -360,8 +366,10 @@ SHIFTS: dict[str, ShiftSpec] = {
             shift_low_contrast,
             "grey levels mapped linearly: black to 110-140, white to 180-210 (grey ink on "
             "grey paper, contrast 40-100 levels instead of about 255)",
-            "no recipe changes brightness or contrast; the only grey levels they add are "
-            "ruled lines and grids (value 110-210) under black ink on white",
+            "only the issue-20 trial flip-wide-tone changes brightness and contrast: black "
+            "lifted to at most 102 (0.4 of full scale) with contrast scaled by 0.4-1.0, or "
+            "gamma 0.5-1.7; the other recipes add grey only as ruled lines and grids (value "
+            "110-210) under black ink on white. Here: black at 110-140, beyond any recipe's",
         ),
     )
 }

@@ -500,13 +500,13 @@ def _read_votes(group: Sequence[StoredRun], db_path: Path) -> tuple[dict[str, Im
     missing); also how many runs fell back to the database."""
     from datacur.modelstore import read_predictions
 
-    predictions = []
+    predictions: list[list[tuple[str, str, str]]] = []
     fallback = 0
     for run in group:
         try:
             rows, _probabilities = read_predictions(db_path, run.id, run.test_hash)
         except DatacurError:
-            rows = [tuple(row) for row in run.predictions]
+            rows = [(path, true, guess) for path, true, guess in run.predictions]
             fallback += 1
         predictions.append(rows)
     return tally_predictions(predictions), fallback
@@ -636,10 +636,10 @@ def _dataset_section(
             balance_rows.append((f"{variant.name} {split}", *row, sum(row)))
         train_counts[variant.name] = counts["train"]
         by_kind: Counter[tuple[str, str, str]] = Counter()
-        for row in _manifest_rows(variant.variant_dir):
-            kind = "copy" if row.get("parent") else "original"
-            by_kind[(row.get("source") or "?", kind, row.get("split") or "?")] += 1
-            root = _origin_root(row.get("origin") or "")
+        for entry in _manifest_rows(variant.variant_dir):
+            kind = "copy" if entry.get("parent") else "original"
+            by_kind[(entry.get("source") or "?", kind, entry.get("split") or "?")] += 1
+            root = _origin_root(entry.get("origin") or "")
             origins.setdefault(root, [0] * len(variants))[index] += 1
         for source, kind, _split in by_kind:
             cells = sources.setdefault((source, kind), ["—"] * len(variants))

@@ -48,7 +48,7 @@ __all__ = [
 DEFAULT_FOCUS_TEST = "dev-test"
 """The test set the per-class deltas and the image lists look at unless --test names one."""
 
-DELTA_FIGURE_SIZE = (8.0, 3.5)
+DELTA_FIGURE_SIZE = (6.5, 3.5)
 """Inches of the per-class delta chart (the report's per-class chart size)."""
 
 _ORDER = {label: index for index, label in enumerate(CLASSES)}
@@ -364,6 +364,7 @@ def _accuracy_section(
     rows: list[list[object]] = []
     per_seed_shift: list[dict[int, list[float]]] = [{} for _ in names]
     by_test: dict[str, list[Any]] = {}
+    leaky: set[str] = set()
     for row in table.rows:
         groups = [[run for run in group if run.test_hash == row.test_hash] for group in runs]
         seeds = [scores_by_seed(group) for group in groups]
@@ -386,6 +387,8 @@ def _accuracy_section(
         cells.append(" / ".join(row.twins))
         rows.append(cells)
         by_test[row.test_name or "?"] = differences
+        if any(label not in ("0", "?", "—") for label in row.twins):
+            leaky.add(row.test_name or "?")
     shift_differences: list[Any] = []
     if table.shift_mean is not None:
         n_shift = len(table.shift_tests)
@@ -425,22 +428,22 @@ def _accuracy_section(
     headline = []
     for index, name in enumerate(names[1:]):
         parts = []
-        for test in (focus,):
-            if test in by_test:
-                difference = by_test[test][index]
-                parts.append(
-                    f"{_fmt(100 * difference.diff, '+.1f')} points on {test} "
-                    f"({'beyond' if difference.significant else 'within'} the seed spread)"
-                )
+        if focus in by_test:
+            where = f"{focus} (LEAKY)" if focus in leaky else focus
+            parts.append(_headline_part(by_test[focus][index], where))
         if shift_differences:
-            difference = shift_differences[index]
-            parts.append(
-                f"{_fmt(100 * difference.diff, '+.1f')} points on the shift mean "
-                f"({'beyond' if difference.significant else 'within'} the seed spread)"
-            )
+            parts.append(_headline_part(shift_differences[index], "the shift mean"))
         if parts:
             headline.append(f"{name} vs {names[0]}: " + ", ".join(parts) + ".")
     return html, headline
+
+
+def _headline_part(difference: Any, where: str) -> str:
+    if difference.method == "none":
+        spread = "spread unknown: fewer than 2 seeds"
+    else:
+        spread = f"{'beyond' if difference.significant else 'within'} the seed spread"
+    return f"{_fmt(100 * difference.diff, '+.1f')} points on {where} ({spread})"
 
 
 def _per_class_delta_figure(deltas: Mapping[str, Mapping[str, float]], *, title: str) -> bytes:
@@ -489,8 +492,10 @@ def _per_class_section(
         (
             f"<h2>Per-class accuracy on {_esc(focus)}</h2>",
             "<p>Mean over each variant's runs; Δ in points against the baseline.</p>",
+            "<div class='side'>",
             _table(headers, rows),
             _img(figures["class_delta"], "per-class accuracy change"),
+            "</div>",
         )
     )
 
@@ -712,7 +717,8 @@ def _recipe_section(
 
 _EXTRA_CSS = (
     "<style>.gallery figcaption .path { color: #666; font-size: 0.65rem; "
-    "overflow-wrap: anywhere; }</style>"
+    "overflow-wrap: anywhere; } .side { display: flex; flex-wrap: wrap; gap: 1rem; "
+    "align-items: flex-start; } .side img.plot { max-width: 650px; }</style>"
 )
 
 
@@ -842,6 +848,12 @@ def build_comparison_report(
     )
     notes += image_notes
     dataset, recipes = _dataset_section(variants, figures)
+    unfound = [variant.name for variant in variants if variant.variant_dir is None]
+    if unfound:
+        notes.append(
+            f"Variant folder not found for {', '.join(unfound)}: give the folder as the TARGET "
+            "to show its class balance, sources and recipe."
+        )
     summary = "".join(
         f"<li>{_esc(variant.name)}: {_esc(variant.variant_hash[:12])}, "
         f"{len({run.id for run in group})} training(s), seeds "

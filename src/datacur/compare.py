@@ -723,20 +723,25 @@ def compare_test_sets(
     epochs: int | None = None,
     model: str | None = None,
     cwd: Path | None = None,
+    runs: Sequence[StoredRun] | None = None,
 ) -> TestSetTable:
     """Each variant on every test set they all share (one row per test set) and the shift
     mean: the mean over the test sets named ``shift-*`` (issue 20).
 
     Runs of one training scored on several test sets (``evaluate --test A --test B``,
     ``datacur score``) fill several rows. The model and schedule are the ones all variants
-    share (``model``/``epochs`` choose when there are several).
+    share (``model``/``epochs`` choose when there are several). ``runs`` replaces the
+    database's runs (the comparison report passes a run id's training alone).
 
     Raises:
         VariantError, StoreError: as for :func:`compare_variants`.
     """
     if not specs:
         raise VariantError("Name at least one variant (folder, name or hash prefix).")
-    all_runs = [run for run in load_runs(db_path, model=model) if run.test_hash is not None]
+    source = load_runs(db_path, model=model) if runs is None else runs
+    all_runs = [
+        run for run in source if run.test_hash is not None and (model is None or run.model == model)
+    ]
     if epochs is not None:
         all_runs = [run for run in all_runs if run.epochs == epochs]
     if not all_runs:

@@ -1,4 +1,5 @@
-"""``datacur report``: an HTML page with plots for a variant or one run."""
+"""``datacur report``: an HTML page with plots for a variant or one run, or comparing
+variants (``report A B ...``)."""
 
 from __future__ import annotations
 
@@ -12,22 +13,29 @@ from datacur.cli._common import DbOption, ForceOption, JsonOption, err_console, 
 
 
 def report(
-    target: Annotated[
-        str,
+    targets: Annotated[
+        list[str],
         typer.Argument(
-            help="A variant folder, a variant name or hash prefix with runs, or a run id."
+            help="A variant folder, a variant name or hash prefix with runs, or a run id. "
+            "Two or more: compare them (the first is the baseline).",
         ),
     ],
     out: Annotated[
         Path | None,
         typer.Option(
             "--out",
-            help="Output folder (default: `reports/<variant>-<hash8>` or `reports/run-<id>`).",
+            help="Output folder (default: `reports/<variant>-<hash8>`, `reports/run-<id>`, "
+            "or `reports/compare-<A>-vs-<B>`).",
             file_okay=False,
         ),
     ] = None,
     test: Annotated[
-        str | None, typer.Option("--test", help="Only runs scored on this test set (folder name).")
+        str | None,
+        typer.Option(
+            "--test",
+            help="Only runs scored on this test set (folder name). Comparing: the test set of "
+            "the per-class deltas and image lists (default dev-test).",
+        ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Only runs of this many epochs.")] = None,
     model: Annotated[
@@ -57,22 +65,47 @@ def report(
     shown (the largest group of one test set, model and schedule, or the one
     --test/--model/--epochs pick).
 
+    With two or more targets, one page compares them against the first: accuracy per test
+    set (95% intervals, the shift mean, whether each difference is beyond the seed spread),
+    per-class deltas, the test images one gets right and the other wrong, class balance and
+    sources, and what each recipe changed.
+
     Example: datacur report datasets/dcai-2021 --out reports/starter
     """
-    from datacur.report import build_report
     from datacur.store import default_results_db
 
-    result = build_report(
-        target,
-        out_dir=out,
-        db_path=db or default_results_db(),
-        test_name=test,
-        epochs=epochs,
-        model=model,
-        variant_dir=variant,
-        max_gallery=max_gallery,
-        overwrite=force,
-    )
+    if len(targets) > 1:
+        from datacur.compare_report import build_comparison_report
+
+        if variant is not None:
+            raise typer.BadParameter(
+                "--variant is for a one-TARGET report; to compare, give the variant folders "
+                "as the TARGETs."
+            )
+        result = build_comparison_report(
+            targets,
+            out_dir=out,
+            db_path=db or default_results_db(),
+            test_name=test,
+            epochs=epochs,
+            model=model,
+            max_gallery=max_gallery,
+            overwrite=force,
+        )
+    else:
+        from datacur.report import build_report
+
+        result = build_report(
+            targets[0],
+            out_dir=out,
+            db_path=db or default_results_db(),
+            test_name=test,
+            epochs=epochs,
+            model=model,
+            variant_dir=variant,
+            max_gallery=max_gallery,
+            overwrite=force,
+        )
     for note in result.notes:
         err_console.print(f"Note: {note}", highlight=False, markup=False)
     if as_json:

@@ -746,8 +746,9 @@ def compare_test_sets(
         all_runs = [run for run in all_runs if run.epochs == epochs]
     if not all_runs:
         raise StoreError(
-            f"{db_path or 'results database'}: no runs on a test set match (epochs={epochs}, "
-            f"model={model}). Score variants with `datacur evaluate --test`."
+            f"{db_path or 'results database'}: no runs on a test set match"
+            f"{_filters_text(epochs=epochs, model=model)}. Score variants with "
+            "`datacur evaluate --test`."
         )
     refs = resolve_variants(specs, all_runs, cwd=cwd)
     schedules = [
@@ -800,7 +801,11 @@ def compare_test_sets(
                 seeds=tuple(n for _, _, n in stats_),
                 twins=tuple(_twins_label(group) for group in per_variant),
                 without_twins=tuple(
-                    _mean(run.accuracy_without_twins for run in group if run.leaky)
+                    _mean(
+                        run.accuracy_without_twins
+                        for run in group
+                        if run.leaky and run.accuracy_without_twins is not None
+                    )
                     if any(run.leaky for run in group)
                     else None
                     for group in per_variant

@@ -17,7 +17,7 @@ from datacur.labels import CLASSES
 from datacur.wording import count_noun
 
 
-def _fmt(value: float, spec: str = ".4f") -> str:
+def _fmt(value: float | None, spec: str = ".4f") -> str:
     return "—" if value is None or not math.isfinite(value) else format(value, spec)
 
 

@@ -63,6 +63,10 @@ PINS: dict[str, tuple[str, str]] = {
         "979fc9243c81fbe5537e2bee9202539d851dc288b16e4e0d31736dd2cb4fe6e3",
         "a4170e3b04a4903630e0d0bc7f50d0c05eec31dbb7f4b542066af739cb018100",
     ),
+    "recipes/best-halfwide.yaml": (
+        "5547369730d41f4636ebec335328d5ce7876e4b68f9488ef147a5fc543b3fe9b",
+        "95373fcd6924d9f9c12adfc5e9c9bf549a8f82eb488c1b962a65e8be43c2e15c",
+    ),
     "recipes/best-wide-tone.yaml": (
         "47aa395dfc516a81ff4fa40302b93d1816cd56b1aaab4bfc3102bc6ea078f30c",
         "173c52227602c7e1487ca1183d5ccdee25fd501ecb094011deffb8b256354102",

@@ -163,3 +163,17 @@ def test_configure_threads_gives_one_intra_op_thread_and_the_cores_as_inter_op()
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert completed.stdout.split()[-2:] == ["1", "2"]
+
+
+def test_tensorflow_retracing_warnings_do_not_reach_the_user() -> None:
+    """``evaluate --seeds 2 --jobs 1`` trains twice in one process; predicting test sets
+    of other sizes then makes tf.function warn about retracing on stderr (seen on a real
+    run). Expected and not actionable, so TensorFlow's Python logger is set to errors."""
+    import logging
+
+    from datacur._tf import import_tensorflow_quietly
+
+    tf = import_tensorflow_quietly()
+    tf.get_logger().setLevel(logging.WARNING)  # as another import may have left it
+    assert import_tensorflow_quietly() is tf
+    assert tf.get_logger().getEffectiveLevel() == logging.ERROR

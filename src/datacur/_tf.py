@@ -23,7 +23,9 @@ def import_tensorflow_quietly(*, announce: bool = False) -> Any:
     copy of the real stderr, since fd 2 itself is muted meanwhile, and is erased afterwards.
     """
     if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
+        loaded = sys.modules["tensorflow"]
+        loaded.get_logger().setLevel("ERROR")
+        return loaded
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     announce = announce and sys.stderr.isatty()
     sys.stderr.flush()
@@ -43,6 +45,10 @@ def import_tensorflow_quietly(*, announce: bool = False) -> Any:
             status.stop()
             stream.close()
         os.close(saved)
+    # tf.function's "N out of the last M calls ... triggered retracing" warning appears when
+    # one process trains several runs (evaluate --seeds N --jobs 1) and predicts test sets
+    # of other sizes: expected here, and no action a user can take.
+    tensorflow.get_logger().setLevel("ERROR")
     return tensorflow
 
 

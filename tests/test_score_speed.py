@@ -281,3 +281,35 @@ def test_a_corrupt_cache_without_the_variant_folder_leaves_twins_unknown(
     assert fresh.twins_exact is None and fresh.twins_near is None
     assert np.array_equal(fresh.probabilities, original.probabilities)
     assert fresh.test_loss == original.test_loss
+
+
+@pytest.mark.slow
+def test_the_score_process_ends_early_with_its_output_and_rows_complete(
+    trained, tmp_path: Path
+) -> None:
+    """`datacur score` skips TensorFlow's teardown with os._exit: stdout must be flushed
+    first (the JSON is whole) and the row committed."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from datacur.store import load_runs
+
+    db = _copy_store(trained, tmp_path)
+    test = trained["root"] / "test"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "NO_ALBUMENTATIONS_UPDATE": "1"}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "datacur"), "score", str(trained["run_id"]),
+         "--test", str(test), "--db", str(db), "--json"],
+        capture_output=True, text=True, env=env, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (run,) = json.loads(done.stdout)
+    (score,) = run["scores"]
+    original = trained["result"].scores[0]
+    assert score["test_accuracy"] == original.test_accuracy
+    assert (score["twins_exact"], score["twins_near"]) == (2, original.twins_near)
+    assert {"import_tf_s", "fingerprint_wait_s", "predict_s"} <= set(run["timings"])
+    rows = load_runs(db, test_name="test")
+    assert [row.test_accuracy for row in rows] == [original.test_accuracy]

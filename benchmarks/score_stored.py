@@ -8,18 +8,26 @@ In one run, on this machine:
   2. builds a --test-size image test set (hard links to starter images, round-robin over
      the classes) and times `datacur score RUN --test DIR` end to end in a fresh process
      (TensorFlow import, checkpoint load, decode, twin check, prediction, storing);
-  3. prints both, the ratio, and the kept checkpoint's size.
+  3. prints both, the ratio, the kept checkpoint's size, and where the scoring time goes:
+     the phases `datacur score --json` reports (listing, TensorFlow import, waiting for the
+     test fingerprints computed meanwhile, checkpoint load, decode, twins, prediction,
+     storing), the rest of the process (Python start, CLI imports, output), and a bare
+     `python -c "import tensorflow"` timed in the same run for scale (on a loaded
+     machine compare the phases with each other and with that, not with a past run).
 
 Usage:
     .venv/bin/python benchmarks/score_stored.py                 # 2 epochs, 2,000 test images
     .venv/bin/python benchmarks/score_stored.py --epochs 1 --variant datasets/dev-test-variant
+    .venv/bin/python benchmarks/score_stored.py --epochs 1 --repeat 3   # median of 3 scorings
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,6 +67,7 @@ def main() -> None:
     parser.add_argument("--variant", type=Path, default=ROOT / "datasets" / "dcai-2021")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--test-size", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=1, help="score N times, report the median")
     args = parser.parse_args()
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -93,15 +102,24 @@ def main() -> None:
             str(test),
             "--db",
             str(db),
+            "--json",
         ]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        walls, cpus, phases = [], [], []
+        for _ in range(args.repeat):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            walls.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+            if done.returncode:
+                sys.exit(f"datacur score failed:\n{done.stderr}")
+            phases.append(json.loads(done.stdout)[0]["timings"])
         started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        score_wall = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        score_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        if done.returncode:
-            sys.exit(f"datacur score failed:\n{done.stderr}")
+        subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True, check=True)
+        bare_import = time.perf_counter() - started
+    middle = walls.index(statistics.median_low(walls))
+    score_wall, score_cpu, timings = walls[middle], cpus[middle], phases[middle]
 
     print(
         f"variant {args.variant.name}: {result.counts['train']} train + {result.counts['val']} val"
@@ -116,6 +134,14 @@ def main() -> None:
         f"wall, {score_cpu:.1f} s CPU (the machine is shared: compare the per-epoch cost with "
         "the 6.5 s/epoch of an idle 2-core machine)"
     )
+    if args.repeat > 1:
+        print(f"  (median of {args.repeat}: {', '.join(f'{w:.1f}' for w in walls)} s wall)")
+    print("where the scoring time goes (wall s, that run):")
+    for name, seconds in timings.items():
+        print(f"  {name.removesuffix('_s'):<20} {seconds:6.2f}")
+    rest = score_wall - sum(timings.values())
+    print(f"  {'python, CLI, output':<20} {rest:6.2f}   (the rest of the process)")
+    print(f"  for scale: `python -c 'import tensorflow'` alone took {bare_import:.2f} s")
     print(
         f"ratio: scoring a stored run costs {score_wall / estimated_100:.4f} of retraining "
         f"(x{estimated_100 / score_wall:.0f} faster); target < 15 s: "

@@ -11,24 +11,44 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from datacur.dedupe import DEFAULT_NEAR_DISTANCE, ink_phashes, near_duplicate_pairs
-from datacur.io import atomic_write_bytes, sha256_file
+from datacur.dedupe import (
+    DEFAULT_NEAR_DISTANCE,
+    INK_MARGIN,
+    INK_MIN_COUNT,
+    ink_phash,
+    near_duplicate_pairs,
+)
+from datacur.io import atomic_write_bytes, read_image_gray, sha256_file
 
 __all__ = [
+    "FINGERPRINT_VERSION",
     "Fingerprints",
     "TwinPair",
     "accuracy_without",
     "find_twins",
     "fingerprint",
+    "fingerprint_file",
     "read_fingerprints",
+    "start_fingerprint",
     "write_fingerprints",
 ]
+
+FINGERPRINT_VERSION = f"sha256+ink-phash8-margin{INK_MARGIN}-min{INK_MIN_COUNT}-v1"
+"""What a stored fingerprint means; a cached file of another version is rebuilt, not read.
+Change the suffix whenever :func:`datacur.dedupe.ink_phash` changes what it computes."""
+
+_HEADER = "# datacur fingerprints"
+_UNMARKED_VERSION = "sha256+ink-phash8-margin4-min2-v1"
+"""The version of files written without a version line (before issue 27's speed work):
+read as long as it is the current one (gzip's CRC still vouches for their bytes)."""
 
 
 @dataclass(frozen=True)
@@ -50,14 +70,59 @@ class TwinPair:
     distance: int
 
 
-def fingerprint(paths: Sequence[Path | str]) -> Fingerprints:
-    """SHA-256 and ink pHash of every file, in the order given."""
+def fingerprint_file(path: Path | str) -> tuple[str, int]:
+    """SHA-256 and ink pHash of one file (module level, so worker processes can run it)."""
+    return sha256_file(Path(path)), ink_phash(read_image_gray(Path(path)))
+
+
+class PendingFingerprints:
+    """Fingerprints being computed (see :func:`start_fingerprint`)."""
+
+    def __init__(self, names: list[str], pending: Any) -> None:
+        self._names, self._pending = names, pending
+
+    def result(self) -> Fingerprints:
+        """Wait for them; an unreadable file raises here (naming it)."""
+        pairs = self._pending.result()
+        return Fingerprints(
+            paths=self._names,
+            sha256=[digest for digest, _ in pairs],
+            phash=np.array([value for _, value in pairs], dtype=np.uint64),
+        )
+
+    def cancel(self) -> None:
+        self._pending.cancel()
+
+
+def start_fingerprint(
+    paths: Sequence[Path | str], *, workers: int | None = None
+) -> PendingFingerprints:
+    """Start fingerprinting ``paths`` in forked workers (the project's pool); ``.result()``
+    returns what :func:`fingerprint` would. Call it before TensorFlow is imported."""
+    from datacur.pool import start_parallel_map
+
     names = [str(path) for path in paths]
-    return Fingerprints(
-        paths=names,
-        sha256=[sha256_file(Path(path)) for path in names],
-        phash=ink_phashes([Path(path) for path in paths]),
-    )
+    return PendingFingerprints(names, start_parallel_map(fingerprint_file, names, workers=workers))
+
+
+def fingerprint(paths: Sequence[Path | str], *, workers: int = 1) -> Fingerprints:
+    """SHA-256 and ink pHash of every file, in the order given (``workers`` > 1: forked)."""
+    if workers <= 1:
+        return PendingFingerprints([str(path) for path in paths], _Inline(paths)).result()
+    return start_fingerprint(paths, workers=workers).result()
+
+
+class _Inline:
+    """:func:`fingerprint_file` over paths in this process, shaped like a pending map."""
+
+    def __init__(self, paths: Sequence[Path | str]) -> None:
+        self._paths = paths
+
+    def result(self) -> list[tuple[str, int]]:
+        return [fingerprint_file(path) for path in self._paths]
+
+    def cancel(self) -> None:
+        return None
 
 
 def find_twins(
@@ -99,9 +164,15 @@ def accuracy_without(
     return float(np.mean(np.asarray(true_idx)[keep] == np.asarray(pred_idx)[keep]))
 
 
-def write_fingerprints(path: Path, prints: Fingerprints) -> None:
-    """Store fingerprints as a gzipped CSV (path, sha256, ink pHash in hex); deterministic."""
+def write_fingerprints(path: Path, prints: Fingerprints, *, key: str) -> None:
+    """Store fingerprints as a gzipped CSV (path, sha256, ink pHash in hex); deterministic.
+
+    A first line records :data:`FINGERPRINT_VERSION`, ``key`` (what the prints are of: a
+    content hash) and the row count, so :func:`read_fingerprints` can tell a stale or
+    damaged file from a good one (gzip's CRC catches flipped bytes and truncation).
+    """
     text = io.StringIO()
+    text.write(f"{_HEADER} version={FINGERPRINT_VERSION} key={key} count={len(prints.paths)}\n")
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["path", "sha256", "ink_phash"])
     for name, digest, value in zip(prints.paths, prints.sha256, prints.phash, strict=True):
@@ -109,11 +180,35 @@ def write_fingerprints(path: Path, prints: Fingerprints) -> None:
     atomic_write_bytes(path, gzip.compress(text.getvalue().encode("utf-8"), mtime=0))
 
 
-def read_fingerprints(path: Path) -> Fingerprints:
-    """Read what :func:`write_fingerprints` wrote."""
-    rows = list(csv.DictReader(io.StringIO(gzip.decompress(Path(path).read_bytes()).decode())))
-    return Fingerprints(
-        paths=[row["path"] for row in rows],
-        sha256=[row["sha256"] for row in rows],
-        phash=np.array([int(row["ink_phash"], 16) for row in rows], dtype=np.uint64),
-    )
+def read_fingerprints(path: Path, *, key: str) -> Fingerprints | None:
+    """Read what :func:`write_fingerprints` wrote for ``key``; None for a miss.
+
+    Never trusted blindly: a missing, unreadable, truncated or corrupt file, one of another
+    fingerprint version or key, or one whose rows do not parse or add up is a miss (the
+    caller recomputes and rewrites it).
+    """
+    try:
+        text = gzip.decompress(Path(path).read_bytes()).decode("utf-8")
+        header, _, body = text.partition("\n")
+        expected = f"{_HEADER} version={FINGERPRINT_VERSION} key={key} count="
+        if header.startswith(expected):
+            count = int(header[len(expected) :])
+        elif header == "path,sha256,ink_phash" and FINGERPRINT_VERSION == _UNMARKED_VERSION:
+            body, count = text, -1  # written before the version line, by this very version
+        else:
+            return None
+        rows = list(csv.reader(io.StringIO(body)))
+        if not rows or rows[0] != ["path", "sha256", "ink_phash"]:
+            return None
+        if count >= 0 and len(rows) != count + 1:
+            return None
+        rows = rows[1:]
+        if any(len(row) != 3 or len(row[1]) != 64 or len(row[2]) != 16 for row in rows):
+            return None
+        return Fingerprints(
+            paths=[row[0] for row in rows],
+            sha256=[row[1] for row in rows],
+            phash=np.array([int(row[2], 16) for row in rows], dtype=np.uint64),
+        )
+    except (OSError, EOFError, ValueError, gzip.BadGzipFile, zlib.error, csv.Error):
+        return None

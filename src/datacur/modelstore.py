@@ -298,25 +298,30 @@ def prune_checkpoints(
     return removed
 
 
-def variant_fingerprints_path(db_path: Path, variant_hash: str) -> Path:
-    return model_store_dir(db_path) / FINGERPRINTS_DIR / f"{variant_hash[:16]}.csv.gz"
+def variant_fingerprints_path(store_dir: Path, variant_hash: str) -> Path:
+    """Where the store at ``store_dir`` (:func:`model_store_dir`) caches a variant's prints."""
+    return Path(store_dir) / FINGERPRINTS_DIR / f"{variant_hash[:16]}.csv.gz"
 
 
 def write_variant_fingerprints(db_path: Path, variant_hash: str, prints: Any) -> None:
-    """Keep a variant's fingerprints once, so `score RUN` can check twins without the folder."""
+    """Keep a variant's fingerprints once, so `score RUN` can check twins without the folder.
+
+    A file that does not read back as this variant's (damaged, or of an older fingerprint
+    version) is replaced.
+    """
     from datacur.leakage import write_fingerprints
 
-    path = variant_fingerprints_path(db_path, variant_hash)
-    if not path.exists():
-        write_fingerprints(path, prints)
+    store = model_store_dir(db_path)
+    if read_variant_fingerprints(store, variant_hash) is None:
+        write_fingerprints(variant_fingerprints_path(store, variant_hash), prints, key=variant_hash)
 
 
-def read_variant_fingerprints(db_path: Path, variant_hash: str) -> Any | None:
-    """The stored fingerprints of a variant, or None when none were kept."""
+def read_variant_fingerprints(store_dir: Path, variant_hash: str) -> Any | None:
+    """The cached fingerprints of a variant, or None (none kept, stale or damaged: a miss)."""
     from datacur.leakage import read_fingerprints
 
-    path = variant_fingerprints_path(db_path, variant_hash)
-    return read_fingerprints(path) if path.is_file() else None
+    path = variant_fingerprints_path(store_dir, variant_hash)
+    return read_fingerprints(path, key=variant_hash) if path.is_file() else None
 
 
 def copy_checkpoint(source: Path, target: Path) -> None:

@@ -39,12 +39,14 @@ from datacur.variant import (
 __all__ = [
     "Item",
     "Operation",
+    "PendingMap",
     "ProgressCallback",
     "default_workers",
     "items_from_folder",
     "items_from_variant",
     "parallel_map",
     "render_item",
+    "start_parallel_map",
     "unique_names",
     "write_items",
 ]
@@ -338,6 +340,56 @@ def parallel_map(
         return [func(arg) for arg in args]
     with mp.get_context("fork").Pool(workers) as pool:
         return pool.map(func, args, chunksize=64)
+
+
+class PendingMap:
+    """A :func:`parallel_map` under way (see :func:`start_parallel_map`)."""
+
+    def __init__(self, func: Callable[[Any], Any], args: Sequence[Any], workers: int) -> None:
+        self._func, self._args = func, args
+        self._pool: Any = None
+        self._pending: Any = None
+        if (
+            workers >= 1
+            and len(args) >= _PARALLEL_MIN_ITEMS
+            and "fork" in mp.get_all_start_methods()
+        ):
+            self._pool = mp.get_context("fork").Pool(workers)
+            self._pending = self._pool.map_async(func, args, chunksize=64)
+
+    def result(self) -> list[Any]:
+        """Wait for the list (computed here when nothing was started); a worker's exception
+        is raised here."""
+        if self._pool is None:
+            return [self._func(arg) for arg in self._args]
+        try:
+            results = list(self._pending.get())
+        finally:
+            self.cancel()
+        self._func, self._args = (lambda result: result), results
+        return results
+
+    def cancel(self) -> None:
+        """Stop the workers (idempotent)."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+            self._args = ()
+
+
+def start_parallel_map(
+    func: Callable[[Any], Any], args: Sequence[Any], *, workers: int | None = None
+) -> PendingMap:
+    """Start :func:`parallel_map` now; ``.result()`` waits for its list.
+
+    The workers are forked at once, so the caller can do other work meanwhile (``score``
+    imports TensorFlow while the test images are fingerprinted): start it before importing
+    TensorFlow, whose threads do not survive a fork. Even one worker runs beside the
+    caller. With too little work, no worker or no fork, nothing starts and ``.result()``
+    maps in this process.
+    """
+    return PendingMap(func, args, default_workers() if workers is None else workers)
 
 
 def default_workers() -> int:

@@ -71,6 +71,7 @@ def test_models_lists_sizes_without_tensorflow() -> None:
     [
         (["evaluate", "v"], False),  # imports it itself, after checking its inputs
         (["sweep", "r.yaml"], True),
+        (["score", "1", "--test", "t"], False),  # imports it itself, after forking workers
         (["noise", "v"], True),
         (["noise", "v", "--no-model"], False),
         (["noise", "--help"], False),

@@ -60,11 +60,14 @@ def score(
             from datacur.errors import VariantError
 
             raise VariantError(f"{folder}: test folder not found. Give a folder of <class>/.")
-    from datacur._tf import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
+    # score_runs imports TensorFlow itself, after forking its fingerprinting workers.
     results = score_runs(
-        run_ids, test, db_path=db_path, variant_dir=variant_dir, store=not no_store
+        run_ids,
+        test,
+        db_path=db_path,
+        variant_dir=variant_dir,
+        store=not no_store,
+        announce=True,
     )
     if as_json:
         typer.echo(
@@ -75,6 +78,7 @@ def score(
                         "variant": result.variant,
                         "seed": result.seed,
                         "seconds": result.seconds,
+                        "timings": result.timings,
                         "scores": [
                             {k: v for k, v in s.to_dict().items() if k != "predictions"}
                             for s in result.scores

@@ -1,8 +1,9 @@
 """Write recipes/ablation/*.yaml: the best recipe with one ingredient removed at a time.
 
 Issue 9 asks what each ingredient of the best dataset adds. Each ablation recipe is the
-base recipe (``best.yaml``) minus one ingredient, generated here so the set cannot drift
-from the base: ``tests/test_recipe.py`` fails when a committed file differs from what this
+base recipe minus one ingredient: ``best-flipmixed.yaml``, which was ``best.yaml`` until
+2026-12-03 and is what the README's ablation table measured. Generated here so the set
+cannot drift from the base: ``tests/test_recipe.py`` fails when a committed file differs from what this
 script writes. Change the base, then re-run:
 
     .venv/bin/python benchmarks/ablation_recipes.py
@@ -10,7 +11,7 @@ script writes. Change the base, then re-run:
 and sweep them with the base (plus ``best-10k-resplit.yaml``, which is the base with the
 strokes synth added: the one ingredient an earlier ablation took out):
 
-    .venv/bin/datacur sweep recipes/best.yaml recipes/ablation/*.yaml \\
+    .venv/bin/datacur sweep recipes/best-flipmixed.yaml recipes/ablation/*.yaml \\
         recipes/best-10k-resplit.yaml --epochs 20 --seeds 2 --test datasets/dev-test
 """
 
@@ -27,7 +28,7 @@ import yaml
 from datacur.recipe import map_recipe_paths
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = ROOT / "recipes" / "best.yaml"
+BASE = ROOT / "recipes" / "best-flipmixed.yaml"
 OUT = ROOT / "recipes" / "ablation"
 
 Recipe = dict[str, Any]

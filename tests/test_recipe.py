@@ -98,7 +98,7 @@ def test_ablation_recipes_are_the_base_minus_one_ingredient_each() -> None:
     committed = {path.name: path.read_text() for path in (REPO / "recipes/ablation").glob("*.yaml")}
     assert committed == ablation_texts(), "re-run: python benchmarks/ablation_recipes.py"
     labelbook = load_recipe(REPO / "recipes/ablation/labelbook.yaml")
-    base = load_recipe(REPO / "recipes/best.yaml")
+    base = load_recipe(REPO / "recipes/best-flipmixed.yaml")
     assert [i.name for i in labelbook.inputs] == [
         i.name for i in base.inputs if i.name != "labelbook"
     ]

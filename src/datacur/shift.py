@@ -300,11 +300,10 @@ SHIFTS: dict[str, ShiftSpec] = {
             "flat paper of the image's own paper level",
             "recipes scale by 0.85-1.1 (geometry), 0.88-1.08 (mixed, flip-mixed), 0.9-1.05 "
             "(flip), at most 0.6-1.08 (flip-zoom, used only by the best-zoom trial); they "
-            "translate by at most +-5 % (geometry) or +-12 % (flip-zoom); the issue-20 trials "
-            "flip-wide and flip-wide-tone scale by 0.7-1.12 and translate by +-8 %. Here: 0.6 "
-            "or less "
-            "(more only where the 0.20 floor lifts an already small numeral) and a centre "
-            "offset of about 25-35 % of the frame",
+            "translate by at most +-5 % (geometry) or +-12 % (flip-zoom); flip-wide and "
+            "flip-wide-tone (best's wide copies, issue 20) scale by 0.7-1.12 and translate "
+            "by +-8 %. Here: 0.6 or less (more only where the 0.20 floor lifts an already "
+            "small numeral) and a centre offset of about 25-35 % of the frame",
         ),
         ShiftSpec(
             "shift-tight",
@@ -313,9 +312,9 @@ SHIFTS: dict[str, ShiftSpec] = {
             "least 2 of them) with no margin and no padding: the numeral fills the frame and "
             "the 32x32 resize stretches it to a square",
             "the crop-pad pipeline and the crop_and_pad step (clean, combined) keep an 8 px "
-            "margin and pad to a square; flip-wide and flip-wide-tone (issue-20 trials) crop a "
-            "quarter of their copies with a 6 px margin, then rescale them by 0.7-1.12; best "
-            "and the other recipes never crop; scale tops out at 1.12. Here: margin 0, not "
+            "margin and pad to a square; flip-wide and flip-wide-tone (best's wide copies) crop "
+            "a quarter of their copies with a 6 px margin, then rescale them by 0.7-1.12; the "
+            "other recipes never crop; scale tops out at 1.12. Here: margin 0, not "
             "squared, not rescaled",
         ),
         ShiftSpec(
@@ -366,7 +365,7 @@ SHIFTS: dict[str, ShiftSpec] = {
             shift_low_contrast,
             "grey levels mapped linearly: black to 110-140, white to 180-210 (grey ink on "
             "grey paper, contrast 40-100 levels instead of about 255)",
-            "only the issue-20 trial flip-wide-tone changes brightness and contrast: black "
+            "only flip-wide-tone (best's wide copies) changes brightness and contrast: black "
             "lifted to at most 102 (0.4 of full scale) with contrast scaled by 0.4-1.0, or "
             "gamma 0.5-1.7; the other recipes add grey only as ruled lines and grids (value "
             "110-210) under black ink on white. Here: black at 110-140, beyond any recipe's",
